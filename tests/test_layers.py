@@ -98,6 +98,8 @@ MAY_IMPORT: dict[str, tuple[str, ...]] = {
         "gateway.sdp",
         "gateway.media",
         "pbx_sim",
+        # A simulated phone can sit behind a simulated FXS board (the same protocol core).
+        "hardware.protocols",
     ),
     "L3": (
         "gateway.errors",
