@@ -15,6 +15,8 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from gateway.sip.grammar import Params
+
 T = TypeVar("T")
 
 
@@ -34,3 +36,21 @@ def unchecked_constructor(cls: type[T]) -> Callable[..., T]:
     exec("\n".join(lines) + "\n", namespace)  # the technique dataclasses uses for __init__
     build: Callable[..., T] = namespace["build"]
     return build
+
+
+NO_PARAMS = Params()
+
+
+def split_checked_params(text: str) -> Params:
+    """``;a=b;c`` -> ``Params((("a", "b"), ("c", None)))`` for text a pattern has validated.
+
+    The caller guarantees that names and values hold no ';' or '=' (tokens, hosts, ports, URI
+    paramchars without escapes).  Plain partitioning beats a regex here: lists are short.
+    """
+    if not text:
+        return NO_PARAMS
+    items: list[tuple[str, str | None]] = []
+    for item in text[1:].split(";"):
+        name, equals, value = item.partition("=")
+        items.append((name, value if equals else None))
+    return Params(items)

@@ -12,7 +12,10 @@ brackets) every ``;param`` after the URI is a header parameter, never a URI para
 be bracketed (RFC 4475 section 3.1.2.13).
 
 The URI is validated when the address is parsed but only built on first use of ``.uri``:
-the transaction layer reads tags, not URIs, and should not pay for them.
+the transaction layer reads tags, not URIs, and should not pay for them.  For the same reason
+the parser only scans From and To (:func:`scan_common_address`, which captures the tag) and
+builds the Address on first use (:func:`address_from_groups`).  A Contact's URI is the
+dialog's remote target, so :func:`parse_common_contact` builds it from the same match.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import RemoteProtocolError
-from gateway.sip._values import unchecked_constructor
+from gateway.sip._values import split_checked_params, unchecked_constructor
 from gateway.sip.fields import parse_delta_seconds, parse_qvalue
 from gateway.sip.grammar import (
     TOKEN_CHARS,
@@ -39,9 +42,11 @@ from gateway.sip.grammar import (
 )
 from gateway.sip.uri import (
     ADDR_SPEC_SIP_URI_PATTERN,
+    COMMON_SIP_URI_GROUPS_PATTERN,
     COMMON_SIP_URI_PATTERN,
     Uri,
     check_uri_text,
+    common_sip_uri,
     parse_uri_text,
 )
 
@@ -54,45 +59,31 @@ __all__ = [
 
 _DISPLAY_TOKEN_CHARS = frozenset(TOKEN_CHARS + " \t")
 _ADDR_SPEC_END = frozenset("; \t,")
-# Header parameters whose values are plain tokens (so a tag is always a valid token).
-_TOKEN_PARAMS = r"((?:;[A-Za-z0-9\-.!%*_+`'~]++(?:=[A-Za-z0-9\-.!%*_+`'~]++)?)*+)"
-# The common shapes, each validated in one step (URI included):
-#   ["display" |Display Name ]<sip-uri>;params   and   sip-uri;params
+_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]++"
+# Header parameters with token values, as two kinds of ";name[=value]": any but one named
+# "tag", and any but a "tag" without a value (the general scanner rejects that: a tag is a
+# token).  The lookaheads compare whole names: "tags" is another parameter.
+_NOT_TAG = rf";(?!(?i:tag)(?![A-Za-z0-9\-.!%*_+`'~])){_TOKEN}(?:={_TOKEN})?"
+_NOT_BARE_TAG = rf";(?!(?i:tag)(?![A-Za-z0-9\-.!%*_+`'~=])){_TOKEN}(?:={_TOKEN})?"
+# The parameter list, with the value of its first tag captured: the tag is what the
+# transaction layer reads, and it can be had without building the address.
+_PARAMS = rf"((?:{_NOT_TAG})*+(?:;(?i:tag)=({_TOKEN})(?:{_NOT_BARE_TAG})*+)?)"
+_DISPLAY = r'(?:"([^"\\\x00-\x1f\x7f]*+)"' rf"|({_TOKEN}(?: {_TOKEN})*+))? ?"
+# The common shapes, validated in one step (URI included):
+#   ["display" |Display Name ]<sip-uri>;params   or   sip-uri;params
+# Groups: quoted display, token display, bracketed URI, addr-spec URI, params, first tag.
 # Anything else -- escapes, IPv6, tel: or other schemes, folding, odd spacing, quoted-pairs,
-# quoted parameter values -- takes the general scanner below.
-_COMMON_NAME_ADDR_RE = re.compile(
-    r'(?:"([^"\\\x00-\x1f\x7f]*+)"'
-    r"|([A-Za-z0-9\-.!%*_+`'~]++(?: [A-Za-z0-9\-.!%*_+`'~]++)*+))? ?"
-    rf"<({COMMON_SIP_URI_PATTERN})>{_TOKEN_PARAMS}"
+# quoted parameter values -- takes the general scanner below, which decides (and accepts
+# everything this accepts, with the same result).
+_COMMON_ADDRESS_RE = re.compile(
+    rf"(?:{_DISPLAY}<({COMMON_SIP_URI_PATTERN})>|({ADDR_SPEC_SIP_URI_PATTERN})){_PARAMS}"
 )
-_COMMON_ADDR_SPEC_RE = re.compile(rf"({ADDR_SPEC_SIP_URI_PATTERN}){_TOKEN_PARAMS}")
+TAG_GROUP = 5  # index of the first tag's value in the groups of the pattern above
+# The name-addr shape again, with the URI's components captured too: a Contact's URI is the
+# dialog's remote target, read at once, so it is built from the same match.
+_COMMON_CONTACT_RE = re.compile(rf"{_DISPLAY}<({COMMON_SIP_URI_GROUPS_PATTERN})>{_PARAMS}")
 
-
-_NO_PARAMS = Params()
-
-
-def _split_simple_params(text: str) -> Params | None:
-    """``;a=b;c`` (already matched as token parameters) as Params.
-
-    None when a ``tag`` has no value: that needs the general path's error.
-    """
-    if not text:
-        return _NO_PARAMS
-    if text.count(";") == 1:
-        name, equals, value = text[1:].partition("=")
-        if not equals and name.lower() == "tag":
-            return None
-        return Params(((name, value if equals else None),))
-    items: list[tuple[str, str | None]] = []
-    for item in text[1:].split(";"):
-        name, equals, value = item.partition("=")
-        if equals:
-            items.append((name, value))
-        elif name.lower() == "tag":
-            return None
-        else:
-            items.append((name, None))
-    return Params(items)
+AddressGroups = tuple[str | None, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -205,26 +196,51 @@ def _check_header_params(params: Params) -> None:
 _build_address = unchecked_constructor(Address)
 
 
+def scan_common_address(text: str) -> AddressGroups | None:
+    """The groups of ``text`` when it has a common shape (so it is valid), else None.
+
+    :func:`address_from_groups` builds the Address from them; ``groups[TAG_GROUP]`` is its
+    tag.  The parser keeps the groups and builds the Address only when it is asked for.
+    """
+    match = _COMMON_ADDRESS_RE.fullmatch(text)
+    return None if match is None else match.groups()
+
+
+def address_from_groups(text: str, groups: AddressGroups) -> Address:
+    """The Address of ``text``, given what :func:`scan_common_address` returned for it."""
+    quoted, tokens, bracketed_uri, spec_uri, params_text, _ = groups
+    params = split_checked_params(params_text or "")
+    if bracketed_uri is not None:
+        display = quoted if quoted is not None else tokens
+        return _build_address(bracketed_uri, display, params, True, text, None)
+    assert spec_uri is not None  # one of the two alternatives matched
+    return _build_address(spec_uri, None, params, False, text, None)
+
+
 def parse_common_address(text: str, bracketed_only: bool = False) -> Address | None:
     """The address when ``text`` has one of the common shapes, else None (no error raised)."""
-    match = _COMMON_NAME_ADDR_RE.fullmatch(text)
-    if match is not None:
-        quoted, tokens, uri_text, params_text = match.groups()
-        params = _split_simple_params(params_text)
-        if params is None:
-            return None
-        display = quoted if quoted is not None else tokens
-        return _build_address(uri_text, display, params, True, text, None)
-    if bracketed_only:
+    match = _COMMON_ADDRESS_RE.fullmatch(text)
+    if match is None or (bracketed_only and match.group(3) is None):
         return None
-    match = _COMMON_ADDR_SPEC_RE.fullmatch(text)
-    if match is not None:
-        uri_text, params_text = match.groups()
-        params = _split_simple_params(params_text)
-        if params is None:
-            return None
-        return _build_address(uri_text, None, params, False, text, None)
-    return None
+    return address_from_groups(text, match.groups())
+
+
+def parse_common_contact(text: str) -> Address | None:
+    """Like :func:`parse_common_address`, with the URI of a name-addr built at once."""
+    match = _COMMON_CONTACT_RE.fullmatch(text)
+    if match is None:
+        return parse_common_address(text)
+    quoted, tokens, uri_text, scheme, user, password, host, port, uri_params, params, _ = (
+        match.groups()
+    )
+    return _build_address(
+        uri_text,
+        quoted if quoted is not None else tokens,
+        split_checked_params(params),
+        True,
+        text,
+        common_sip_uri(uri_text, scheme, user, password, host, port, uri_params),
+    )
 
 
 def _address_from_text(text: str, bracketed_only: bool = False) -> Address:
@@ -331,10 +347,15 @@ def parse_contact_values(lines: list[str]) -> tuple[bool, tuple[Address, ...]]:
         return True, ()
     addresses = parse_address_list(lines, "Contact")
     for address in addresses:
-        expires = address.params.get("expires")
-        if expires is not None:
-            parse_delta_seconds(expires, "Contact expires")
-        q = address.params.get("q")
-        if q is not None:
-            parse_qvalue(q)
+        check_contact_params(address)
     return False, addresses
+
+
+def check_contact_params(address: Address) -> None:
+    """RemoteProtocolError(400) when the ``expires`` or ``q`` parameter is malformed."""
+    expires = address.params.get("expires")
+    if expires is not None:
+        parse_delta_seconds(expires, "Contact expires")
+    q = address.params.get("q")
+    if q is not None:
+        parse_qvalue(q)

@@ -265,7 +265,10 @@ class Headers:
     # -- building (each returns a new Headers) ---------------------------------------------
 
     def _derive(self, lines: list[str], keys: list[str], changed: str) -> Headers:
-        cache = {k: v for k, v in self._cache.items() if k != changed}
+        # What was parsed from the changed header goes: its value under its key, and any
+        # intermediate form under "<key>/..." (see typed.FROM_SCAN).
+        partial = changed + "/"
+        cache = {k: v for k, v in self._cache.items() if k != changed and not k.startswith(partial)}
         return _make(tuple(lines), tuple(keys), cache)
 
     def with_header(self, name: str, value: str) -> Headers:

@@ -6,9 +6,10 @@ Parsing has two levels (see also :mod:`gateway.sip.uas_checks`):
   checks *syntax and framing*: the start line strictly, the header section layout, and the
   headers every element needs -- Via, From, To, Call-ID, CSeq (its method equal to the request
   method), Max-Forwards and Content-Length (each present once where required, well formed, in
-  range).  Those are parsed at once and cached; every other header is parsed on first access,
-  once.  The cheap path is: find the empty line, decode, split the lines, look each name up in
-  a table.
+  range).  Those are checked at once and cached (From and To as scanned text whose tags are
+  read directly; the addresses are built on first access); every other header is parsed on
+  first access, once.  The cheap path is: find the empty line, decode, split the lines, look
+  each name up in a table.
 * whether a UAS *accepts* the request (methods, URI schemes, extensions, body types) is
   decided by :func:`gateway.sip.uas_checks.check_request`.
 

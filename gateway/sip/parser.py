@@ -1,9 +1,14 @@
 """Parsing SIP messages from octets: datagrams here, streams in :mod:`gateway.sip.stream`.
 
-The cheap path: find the empty line, decode the header section once (UTF-8 with
-``surrogateescape``, so every octet survives), split it into lines, look each header name up in
-a table, then parse and cache the few headers every element needs (see
-:func:`gateway.sip.typed.check_required`).  Everything else waits until it is read.
+The cheap path (:func:`_parse_common`): find the empty line, decode the header section once
+(UTF-8 with ``surrogateescape``, so every octet survives), split it into lines, look each
+header name up in a table, then check the few headers every element needs (see
+:func:`gateway.sip.typed.check_required`), each with one linear regular expression.  Via,
+CSeq, Call-ID, Max-Forwards and Content-Length are cached as values; From and To are cached
+as their scanned groups, so their tags are read at once and the addresses are built on first
+use.  Everything else waits until it is read; an unmodified message serializes as the octets
+it came from.  Anything unusual takes the general path, which gives the same result or names
+the error (tests/gateway/sip/test_fast_paths.py holds the two paths equal).
 
 Line ends: RFC 3261 mandates CRLF.  A message whose lines all end in a bare LF (the RFC 5118
 archive is written that way) is accepted too, as h11 does for HTTP; a header section that mixes
@@ -17,15 +22,15 @@ from typing import cast
 
 from gateway.errors import RemoteProtocolError
 from gateway.sip._values import unchecked_constructor
-from gateway.sip.address import parse_common_address
-from gateway.sip.fields import CALL_ID_RE, CSEQ_RE, MAX_CSEQ, CSeq
+from gateway.sip.address import scan_common_address
+from gateway.sip.fields import CALL_ID_RE, MAX_CSEQ, CSeq
 from gateway.sip.grammar import SipSyntaxError, is_token
 from gateway.sip.headers import _KNOWN_NAMES, Headers, canonical_name, parse_header_lines
 from gateway.sip.headers import _make as _make_headers
 from gateway.sip.message import KNOWN_METHODS, SIP_VERSION, Request, Response
 from gateway.sip.status import reason_phrase
-from gateway.sip.typed import check_required, content_length_of
-from gateway.sip.uri import _COMMON_SIP_URI_RE, check_uri_text
+from gateway.sip.typed import FROM_SCAN, TO_SCAN, check_required, content_length_of
+from gateway.sip.uri import COMMON_SIP_URI_PATTERN, check_uri_text
 from gateway.sip.via import Via, parse_common_via
 
 __all__ = [
@@ -291,60 +296,70 @@ def error_response(data: bytes, error: RemoteProtocolError, to_tag: str) -> Resp
 _SPELLING = {"via": "Via", "from": "From", "to": "To", "call-id": "Call-ID", "cseq": "CSeq"}
 
 
+# Headers the fast path parses; a repeat of any of them (but Via) leaves it.
+_SINGLE = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
+_check_common_uri = re.compile(COMMON_SIP_URI_PATTERN).fullmatch
+_check_call_id = CALL_ID_RE.fullmatch
+# Valid values as usually written, so that one lookup both checks and converts them.
+_MAX_FORWARDS = {str(hops): hops for hops in range(256)}
+_STATUS_CODES = {str(status): status for status in range(100, 1000)}
+
+
 def _parse_common(data: bytes, head_end: int) -> Request | Response | None:
     """The one-pass parse of an ordinary message, or None to take the general path.
 
-    It accepts a subset of what the general path accepts (no folding, no duplicated
-    single-valued header, common shapes of every required header) and builds the same values;
-    on anything unusual -- including every error -- it returns None and the general path
-    decides, with a precise reason.
+    It accepts a subset of what the general path accepts (CRLF lines, no folding, names
+    spelled as in the table, no duplicated single-valued header, common shapes of every
+    required header) and builds the same values; on anything unusual -- including every
+    error -- it returns None and the general path decides, with a precise reason.  Every
+    check the general path makes at parse time is made here too, only cheaper: the property
+    tests hold the two paths equal.
     """
     text = data[:head_end].decode("utf-8", "surrogateescape")
     lines = text.split("\r\n")
     breaks = len(lines) - 1
     if text.count("\n") != breaks or text.count("\r") != breaks:
-        return None
+        return None  # a bare CR or LF
     start_line = lines[0]
     del lines[0]
-    parts = [line.partition(":") for line in lines]
     known = _KNOWN_NAMES.get
-    maybe_keys = [known(name) if colon else None for name, colon, _ in parts]
-    if None in maybe_keys:
+    # The canonical key of each line; None for a line without ':' (p[1] is the colon) or a
+    # name not in the table (odd spelling, whitespace before ':', continuation, extension).
+    maybe_keys = [known(p[0]) if (p := line.partition(":"))[1] else None for line in lines]
+    present = set(maybe_keys)
+    if None in present:
         return None
     keys = cast(list[str], maybe_keys)
-    values = dict(zip(keys, parts, strict=False))
-    count = keys.count
-    if len(values) != len(keys) and (  # some name repeats: make sure it is not one of these
-        count("call-id") > 1
-        or count("cseq") > 1
-        or count("from") > 1
-        or count("to") > 1
-        or count("max-forwards") > 1
-        or count("content-length") > 1
-    ):
-        return None
-    if "call-id" not in values or "cseq" not in values or "from" not in values:
-        return None
-    if "to" not in values or "via" not in values:
-        return None
-    # Single-valued headers occur at most once (checked above): the last occurrence is the one.
+    if len(present) != len(keys):  # a name repeats: make sure it is not a single-valued one
+        for key in _SINGLE:
+            if key in present and keys.count(key) > 1:
+                return None
+    try:  # the line of each required header (the only one: repeats were refused above)
+        cseq_line = lines[keys.index("cseq")]
+        call_id_line = lines[keys.index("call-id")]
+        from_line = lines[keys.index("from")]
+        to_line = lines[keys.index("to")]
+        via_line = lines[keys.index("via")]
+    except ValueError:
+        return None  # a missing header: the general path names it
 
-    cseq_match = CSEQ_RE.fullmatch(values["cseq"][2].strip(" \t"))
-    if cseq_match is None:
+    number, space, cseq_method = cseq_line.partition(":")[2].strip(" \t").partition(" ")
+    if not space or not number.isdigit() or not number.isascii() or len(number) > 10:
         return None
-    number_text, cseq_method = cseq_match.groups()
-    cseq_number = int(number_text) if len(number_text) <= 10 else MAX_CSEQ + 1
+    cseq_number = int(number)
     if cseq_number > MAX_CSEQ:
         return None
     if start_line.startswith("SIP/2.0 "):
         method = None
-        code = start_line[8:11]
+        status = _STATUS_CODES.get(start_line[8:11])
+        reason = start_line[12:]
         if (
-            start_line[11:12] != " "
-            or not code.isdigit()
-            or not code.isascii()
-            or code[0] == "0"
-            or _REASON_CTL_RE.search(start_line, 12) is not None
+            status is None
+            or start_line[11:12] != " "
+            or cseq_method not in KNOWN_METHODS  # else the general path checks the token
+            # isprintable() is False for any control character (and for HTAB and some
+            # non-ASCII text, which the regex then judges).
+            or (not reason.isprintable() and _REASON_CTL_RE.search(reason) is not None)
         ):
             return None
     else:
@@ -355,65 +370,64 @@ def _parse_common(data: bytes, head_end: int) -> Request | Response | None:
         if (
             method not in KNOWN_METHODS
             or method != cseq_method
-            or _COMMON_SIP_URI_RE.fullmatch(uri_text) is None
+            or _check_common_uri(uri_text) is None
         ):
             return None
 
-    call_id = values["call-id"][2].strip(" \t")
-    if CALL_ID_RE.fullmatch(call_id) is None:
+    call_id = call_id_line.partition(":")[2].strip(" \t")
+    if _check_call_id(call_id) is None:
         return None
-    from_ = parse_common_address(values["from"][2].strip(" \t"))
-    if from_ is None:
+    # From and To are checked now, built when read (their tags are read from the groups).
+    from_text = from_line.partition(":")[2].strip(" \t")
+    from_groups = scan_common_address(from_text)
+    if from_groups is None:
         return None
-    to = parse_common_address(values["to"][2].strip(" \t"))
-    if to is None:
+    to_text = to_line.partition(":")[2].strip(" \t")
+    to_groups = scan_common_address(to_text)
+    if to_groups is None:
         return None
-    if len(values) == len(keys) or count("via") == 1:
-        via = parse_common_via(values["via"][2].strip(" \t"))
+    if len(present) == len(keys) or keys.count("via") == 1:
+        via = parse_common_via(via_line.partition(":")[2].strip(" \t"))
         if via is None:
             return None
         vias: tuple[Via, ...] = (via,)
     else:
         via_list: list[Via] = []
-        for key, (_, _, value) in zip(keys, parts, strict=True):
+        for key, line in zip(keys, lines, strict=True):
             if key == "via":
-                via = parse_common_via(value.strip(" \t"))
+                via = parse_common_via(line.partition(":")[2].strip(" \t"))
                 if via is None:
                     return None
                 via_list.append(via)
         vias = tuple(via_list)
-    max_forwards: int | None = None
-    if method is not None and "max-forwards" in values:
-        value = values["max-forwards"][2].strip(" \t")
-        if not value.isdigit() or not value.isascii() or len(value) > 3 or int(value) > 255:
-            return None
-        max_forwards = int(value)
     body_start = head_end + 4
     end = len(data)
     length: int | None = None
-    if "content-length" in values:
-        value = values["content-length"][2].strip(" \t")
+    if "content-length" in present:
+        value = lines[keys.index("content-length")].partition(":")[2].strip(" \t")
         if not value.isdigit() or not value.isascii() or len(value) > 10:
             return None
         length = int(value)
         end = body_start + length
         if end > len(data):
             return None
-
-    cseq = _new_cseq(cseq_number, cseq_method)
     cache: dict[str, object] = {
         "call-id": call_id,
-        "cseq": cseq,
-        "from": from_,
-        "to": to,
+        "cseq": _new_cseq(cseq_number, cseq_method),
+        FROM_SCAN: (from_text, from_groups),
+        TO_SCAN: (to_text, to_groups),
         "via": vias,
         "content-length": length,
     }
     headers = _make_headers(tuple(lines), tuple(keys), cache)
     raw = data if end == len(data) else data[:end]
     if method is None:
-        return _new_response(
-            int(code), start_line[12:], headers, data[body_start:end], SIP_VERSION, raw
-        )
+        return _new_response(status, reason, headers, data[body_start:end], SIP_VERSION, raw)
+    max_forwards: int | None = None
+    if "max-forwards" in present:
+        value = lines[keys.index("max-forwards")].partition(":")[2].strip(" \t")
+        max_forwards = _MAX_FORWARDS.get(value)
+        if max_forwards is None:
+            return None  # out of range, or written unusually ("070"): the general path decides
     cache["max-forwards"] = max_forwards
     return _new_request(method, uri_text, headers, data[body_start:end], SIP_VERSION, raw, None)

@@ -3,7 +3,9 @@
 :class:`MessageFields` is the mixin behind ``Request``/``Response`` accessors (``via``,
 ``from_``, ``cseq``, ``contacts``, ...): each header is parsed on first access and the value is
 cached on the message's :class:`Headers`.  :func:`check_required` parses, at once, the headers
-every element needs; the parsers call it so that a message they return is known to have them.
+every element needs; the parsers call it (or, on the fast path, make the same checks) so that a
+message they return is known to have them.  From and To may be cached as scanned groups
+(``FROM_SCAN``/``TO_SCAN``), from which the tags are read and the addresses built when asked.
 """
 
 from __future__ import annotations
@@ -13,10 +15,13 @@ from typing import ClassVar, TypeVar, cast
 
 from gateway.errors import RemoteProtocolError
 from gateway.sip.address import (
+    TAG_GROUP,
     Address,
+    address_from_groups,
+    check_contact_params,
     parse_address,
     parse_address_list,
-    parse_common_address,
+    parse_common_contact,
     parse_contact_values,
 )
 from gateway.sip.fields import (
@@ -33,7 +38,7 @@ from gateway.sip.fields import (
 from gateway.sip.headers import Headers, display_name
 from gateway.sip.via import Via, parse_via_values
 
-__all__ = ["MessageFields", "check_required", "content_length_of"]
+__all__ = ["FROM_SCAN", "TO_SCAN", "MessageFields", "check_required", "content_length_of"]
 
 T = TypeVar("T")
 
@@ -65,11 +70,25 @@ def _vias(headers: Headers) -> tuple[Via, ...]:
     return parse_via_values(lines)
 
 
+# Cache keys under which the parser's fast path leaves the scanned groups of From and To
+# (``(text, groups)``, see address.scan_common_address): the addresses are built from them on
+# first use, the tags are read from them directly.  A '/' never occurs in a header name, and
+# Headers drops "<key>/..." entries together with "<key>" when that header changes.
+FROM_SCAN = "from/scan"
+TO_SCAN = "to/scan"
+
+
 def _from(headers: Headers) -> Address:
+    scanned = headers._cache.get(FROM_SCAN)
+    if scanned is not None:
+        return address_from_groups(*scanned)
     return parse_address(_required(headers, "from"), "From")
 
 
 def _to(headers: Headers) -> Address:
+    scanned = headers._cache.get(TO_SCAN)
+    if scanned is not None:
+        return address_from_groups(*scanned)
     return parse_address(_required(headers, "to"), "To")
 
 
@@ -94,9 +113,13 @@ def _content_length(headers: Headers) -> int | None:
 def _contacts(headers: Headers) -> tuple[bool, tuple[Address, ...]]:
     keys = headers.keys
     if keys.count("contact") == 1:
-        # One line holding one parameterless address: the common INVITE/200 shape.
-        address = parse_common_address(headers.value_at(keys.index("contact")))
-        if address is not None and not address.params:
+        # One line holding one address of a common shape (the INVITE/200/REGISTER case).  The
+        # shape has no comma outside quotes or '<>', so it is the single item of the list;
+        # expires and q are checked as parse_contact_values checks them.
+        address = parse_common_contact(headers.value_at(keys.index("contact")))
+        if address is not None:
+            if address.params:
+                check_contact_params(address)
             return False, (address,)
     lines = headers.get_all("contact")
     if not lines:
@@ -209,10 +232,18 @@ class MessageFields:
 
     @property
     def from_tag(self) -> str | None:
+        scanned = self.headers._cache.get(FROM_SCAN)
+        if scanned is not None:
+            tag: str | None = scanned[1][TAG_GROUP]  # the first tag, as from_.tag finds it
+            return tag
         return self.from_.params.get_lowered("tag")
 
     @property
     def to_tag(self) -> str | None:
+        scanned = self.headers._cache.get(TO_SCAN)
+        if scanned is not None:
+            tag: str | None = scanned[1][TAG_GROUP]
+            return tag
         return self.to.params.get_lowered("tag")
 
     @property

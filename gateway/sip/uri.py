@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import RemoteProtocolError
-from gateway.sip._values import unchecked_constructor
+from gateway.sip._values import split_checked_params, unchecked_constructor
 from gateway.sip.grammar import (
     UNRESERVED,
     Params,
@@ -29,16 +29,20 @@ from gateway.sip.grammar import (
     percent_decode,
     percent_encode,
 )
-from gateway.sip.host import COMMON_HOST_PATTERN, is_host, is_hostname, parse_port
+from gateway.sip.host import COMMON_IPV4_PATTERN, is_host, is_hostname, parse_port
 
 __all__ = [
     "ADDR_SPEC_SIP_URI_PATTERN",
+    "COMMON_PORT_PATTERN",
+    "COMMON_SIP_URI_GROUPS_PATTERN",
     "COMMON_SIP_URI_PATTERN",
+    "FAST_HOST_PATTERN",
     "AbsoluteUri",
     "SipUri",
     "TelUri",
     "Uri",
     "check_uri_text",
+    "common_sip_uri",
     "parse_uri",
     "parse_uri_text",
 ]
@@ -62,27 +66,42 @@ _SCHEME_RE = re.compile(r"[A-Za-z][A-Za-z0-9+\-.]*+")
 
 # Single-step patterns for the URIs seen in practice: no %-escapes, no IPv6, no headers, port in
 # range.  Whatever they match is a valid SIP URI with nothing to unescape; anything else takes
-# the general path above.  ADDR_SPEC excludes ";", "?" and "," from the user part, since an
-# unbracketed URI ends at the first ";" (RFC 3261 section 20).
-_PORT_IN_RANGE = (
-    r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+# the general path above.  ADDR_SPEC excludes ";", "?" and "," from the user and password
+# parts: an unbracketed URI ends at the first ";", and one holding "," or "?" must be
+# bracketed (RFC 3261 section 20).
+#
+# A port 0..65535 without leading zeros, longest alternatives first so that the first one that
+# matches is the whole number even where no backtracking follows (inside possessive loops).
+COMMON_PORT_PATTERN = (
+    r"(?:6553[0-5]|655[0-2][0-9]|65[0-4][0-9]{2}|6[0-4][0-9]{3}|[1-5][0-9]{4}|[0-9]{1,4})"
+)
+# The language of host.COMMON_HOST_PATTERN (dotted-quad IPv4 without leading zeros, or a
+# hostname without a trailing dot), written without lookbehinds, which cost about a third of
+# a URI match: a label is alphanumeric runs joined by hyphen runs, so it can neither start nor
+# end with '-'; the top label starts with a letter.  Every step is forced, nothing backtracks.
+_LABEL = r"[A-Za-z0-9]++(?:-++[A-Za-z0-9]++)*+"
+FAST_HOST_PATTERN = (
+    rf"(?:{COMMON_IPV4_PATTERN}|(?:{_LABEL}\.)*+[A-Za-z][A-Za-z0-9]*+(?:-++[A-Za-z0-9]++)*+)"
 )
 _COMMON_PARAMCHARS = r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$]++"
 _COMMON_PASSWORD = r"[A-Za-z0-9\-_.!~*'()&=+$,]*+"
 COMMON_SIP_URI_PATTERN = (
     rf"(?i:sips?):(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]++(?::{_COMMON_PASSWORD})?@)?"
-    rf"{COMMON_HOST_PATTERN}(?::{_PORT_IN_RANGE})?"
+    rf"{FAST_HOST_PATTERN}(?::{COMMON_PORT_PATTERN})?"
     rf"(?:;{_COMMON_PARAMCHARS}(?:={_COMMON_PARAMCHARS})?)*+"
 )
 ADDR_SPEC_SIP_URI_PATTERN = (
-    rf"(?i:sips?):(?:[A-Za-z0-9\-_.!~*'()&=+$/]++(?::{_COMMON_PASSWORD})?@)?"
-    rf"{COMMON_HOST_PATTERN}(?::{_PORT_IN_RANGE})?"
+    rf"(?i:sips?):(?:[A-Za-z0-9\-_.!~*'()&=+$/]++(?::[A-Za-z0-9\-_.!~*'()&=+$]*+)?@)?"
+    rf"{FAST_HOST_PATTERN}(?::{COMMON_PORT_PATTERN})?"
 )
-_COMMON_SIP_URI_RE = re.compile(
+# COMMON_SIP_URI_PATTERN with six groups -- scheme, user, password, host, port, ";params" --
+# for building a SipUri from the match (see common_sip_uri).
+COMMON_SIP_URI_GROUPS_PATTERN = (
     rf"(?i:(sips?)):(?:([A-Za-z0-9\-_.!~*'()&=+$,;?/]++)(?::({_COMMON_PASSWORD}))?@)?"
-    rf"({COMMON_HOST_PATTERN})(?::({_PORT_IN_RANGE}))?"
+    rf"({FAST_HOST_PATTERN})(?::({COMMON_PORT_PATTERN}))?"
     rf"((?:;{_COMMON_PARAMCHARS}(?:={_COMMON_PARAMCHARS})?)*+)"
 )
+_COMMON_SIP_URI_RE = re.compile(COMMON_SIP_URI_GROUPS_PATTERN)
 # absoluteURI body: uric = reserved / unreserved / escaped (RFC 2396 via RFC 3261 section 25.1)
 _URIC_RE = re.compile(rf"(?:[A-Za-z0-9\-_.!~*'();/?:@&=+$,]|{_ESC})++")
 _TEL_GLOBAL_RE = re.compile(r"\+[0-9\-.()]++")
@@ -260,7 +279,31 @@ class SipUri:
 
 
 _build_sip_uri = unchecked_constructor(SipUri)
-_NO_PARAMS = Params()
+
+
+def common_sip_uri(
+    text: str,
+    scheme: str,
+    user: str | None,
+    password: str | None,
+    host: str,
+    port_text: str | None,
+    params_text: str,
+) -> SipUri:
+    """The SipUri of ``text``, which matched COMMON_SIP_URI_GROUPS_PATTERN into these groups.
+
+    Such a URI is valid and has nothing to unescape, so the groups are its components.
+    """
+    return _build_sip_uri(
+        host,
+        user,
+        password,
+        int(port_text) if port_text is not None else None,
+        split_checked_params(params_text),
+        (),
+        "sip" if len(scheme) == 3 else "sips",
+        text,
+    )
 
 
 def _match_sip(text: str) -> re.Match[str]:
@@ -296,17 +339,11 @@ def _diagnose_sip(text: str) -> str:
 def _parse_sip(text: str) -> SipUri:
     common = _COMMON_SIP_URI_RE.fullmatch(text)
     if common is not None:
-        scheme, user, password, host, port_text, params_text = common.groups()
-        return _build_sip_uri(
-            host,
-            user,
-            password,
-            int(port_text) if port_text is not None else None,
-            _split_uri_params(params_text, False) if params_text else _NO_PARAMS,
-            (),
-            "sip" if len(scheme) == 3 else "sips",
-            text,
-        )
+        return common_sip_uri(text, *common.groups())
+    return _parse_sip_general(text)
+
+
+def _parse_sip_general(text: str) -> SipUri:
     scheme, user, password, host, port_text, params_text, headers_text = _match_sip(text).groups()
     has_escape = "%" in text
     headers: tuple[tuple[str, str], ...] = ()

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from gateway.errors import RemoteProtocolError
-from gateway.sip._values import unchecked_constructor
+from gateway.sip._values import split_checked_params, unchecked_constructor
 from gateway.sip.grammar import (
     TOKEN_CHARS,
     Params,
@@ -24,7 +24,6 @@ from gateway.sip.grammar import (
     split_commas,
 )
 from gateway.sip.host import (
-    COMMON_HOST_PATTERN,
     COMMON_IPV4_PATTERN,
     is_host,
     is_ipv4,
@@ -32,6 +31,7 @@ from gateway.sip.host import (
     is_ipv6_reference,
     parse_port,
 )
+from gateway.sip.uri import COMMON_PORT_PATTERN, FAST_HOST_PATTERN
 
 __all__ = ["BRANCH_MAGIC_COOKIE", "Via", "parse_via", "parse_via_values"]
 
@@ -40,17 +40,24 @@ BRANCH_MAGIC_COOKIE = "z9hG4bK"
 
 _TOKEN_SET = frozenset(TOKEN_CHARS)
 _HOST_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789.-")
-# The common shape, validated in one step: "SIP/2.0/UDP host:port;a=b;c" with an IPv4 address
-# or hostname and token parameter values.  Anything else takes the general scanner.
-_COMMON_VIA_RE = re.compile(
-    rf"SIP/2\.0/([A-Za-z0-9\-.!%*_+`'~]++) ({COMMON_HOST_PATTERN})(?::([0-9]{{1,5}}))?"
-    r"((?:;[A-Za-z0-9\-.!%*_+`'~]++(?:=[A-Za-z0-9\-.!%*_+`'~]++)?)*+)"
+_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]++"
+# One parameter of the common shape, its value checked here rather than in Python:
+# branch=token, rport[=port], received=IPv4, or any other token[=token] parameter except
+# ttl and maddr (rare; their values need the general checks) and the names above without the
+# value they need.  (?!...) compares whole names: "rportx" is another parameter.
+_COMMON_VIA_PARAM = (
+    rf";(?:(?i:branch)={_TOKEN}"
+    rf"|(?i:rport)(?:={COMMON_PORT_PATTERN})?"
+    rf"|(?i:received)={COMMON_IPV4_PATTERN}"
+    rf"|(?!(?i:branch|rport|received|ttl|maddr)(?![A-Za-z0-9\-.!%*_+`'~])){_TOKEN}(?:={_TOKEN})?)"
 )
-# Parameters whose values need more than the token check above, and those that need a value.
-_CHECKED_PARAMS = frozenset({"received", "rport", "ttl", "maddr"})
-_VALUE_REQUIRED = frozenset({"received", "ttl", "maddr", "branch"})
-_NO_PARAMS = Params()
-_COMMON_IPV4_RE = re.compile(COMMON_IPV4_PATTERN)
+# The common shape, validated in one step: "SIP/2.0/UDP host:port;a=b;c" with an IPv4 address
+# or hostname.  Whatever it matches the general scanner accepts, with the same result; anything
+# else (IPv6, spaces around '/', ':' or ';', quoted values, ttl/maddr) takes that scanner.
+_COMMON_VIA_RE = re.compile(
+    rf"SIP/2\.0/({_TOKEN}) ({FAST_HOST_PATTERN})(?::({COMMON_PORT_PATTERN}))?"
+    rf"((?:{_COMMON_VIA_PARAM})*+)"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -141,19 +148,6 @@ class Via:
 _build_via = unchecked_constructor(Via)
 
 
-def _value_ok(name: str, value: str) -> bool:
-    """Whether a received/rport/ttl/maddr value is valid (common cases first)."""
-    if name == "rport":
-        return value.isdigit() and value.isascii() and len(value) <= 5 and int(value) <= 65535
-    if name == "received" and _COMMON_IPV4_RE.fullmatch(value) is not None:
-        return True
-    try:
-        _check_params(Params(((name, value),)))
-    except SipSyntaxError:
-        return False
-    return True
-
-
 def _check_params(params: Params) -> None:
     for name, value in params:
         lowered = name.lower()
@@ -204,25 +198,13 @@ def parse_common_via(text: str) -> Via | None:
     if match is None:
         return None
     transport, host, port_text, params_text = match.groups()
-    params = _NO_PARAMS
-    if params_text:
-        items: list[tuple[str, str | None]] = []
-        for item in params_text[1:].split(";"):
-            name, equals, value = item.partition("=")
-            if equals:
-                items.append((name, value))
-                lowered = name.lower()
-                if lowered in _CHECKED_PARAMS and not _value_ok(lowered, value):
-                    return None
-            else:
-                items.append((name, None))
-                if name.lower() in _VALUE_REQUIRED:
-                    return None
-        params = Params(items)
-    port = int(port_text) if port_text is not None else None
-    if port is not None and port > 65535:
-        return None
-    return _build_via(transport.upper(), host, port, params, "SIP/2.0")
+    return _build_via(
+        transport.upper(),
+        host,
+        int(port_text) if port_text is not None else None,
+        split_checked_params(params_text),
+        "SIP/2.0",
+    )
 
 
 def _parse_via_parm_general(text: str) -> Via:
