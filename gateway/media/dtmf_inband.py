@@ -243,6 +243,12 @@ class DtmfDetector:
         """The digit being heard right now, if any."""
         return self._current
 
+    @property
+    def pending(self) -> str | None:
+        """The digit the latest analysis heard but timing has not confirmed yet (a relay mutes
+        the audio from here on, so the start of a tone does not leak onto the wire)."""
+        return self._candidate
+
     def feed(self, frame: bytes) -> list[DtmfEvent]:
         """Analyse one 20 ms frame (320 bytes)."""
         if len(frame) != FRAME_BYTES:

@@ -67,6 +67,10 @@ Channel = Literal["rtp", "rtcp"]
 
 _TS_MASK = 0xFFFFFFFF
 UDP_IP_OVERHEAD = 28  # §6.3.3 counts lower-layer headers in the average RTCP size
+# After set_remote, packets still in flight from the old address must not re-latch to it (the
+# source would then be refused from its new address for good); after this many in a row from
+# there, the peer evidently did not move and the old address is accepted again.
+STALE_ADDRESS_PACKETS = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -306,6 +310,8 @@ class RtpSession:
         self._sent_last_interval = False
         # receiving
         self._source: SourceReception | None = None
+        self._stale_address: Address | None = None
+        self._stale_packets = 0
         self._candidate: SourceReception | None = None
         self._packets_received = 0
         self._octets_received = 0
@@ -367,11 +373,14 @@ class RtpSession:
 
     def set_remote(self, rtp: Address | None, rtcp: Address | None = None) -> None:
         """New destination from SDP (re-INVITE).  The current source may move with it: its next
-        packet from any address is accepted and re-latched."""
+        packet from any other address than the one it used so far is accepted and re-latched."""
         self._remote_rtp = rtp
         self._remote_rtcp = self._rtcp_address_for(rtp, rtcp)
         self._rtcp_latched = False
         if self._source is not None:
+            old = self._source.address
+            self._stale_address = None if old == rtp else old
+            self._stale_packets = 0
             self._source.address = None
 
     def set_payload_type(self, payload_type: int) -> None:
@@ -609,6 +618,11 @@ class RtpSession:
                         now, "rtp", data, addr, f"RTP from {addr}, latched to {source.address}"
                     )
                     return
+                if addr == self._stale_address and self._stale_packets < STALE_ADDRESS_PACKETS:
+                    self._stale_packets += 1
+                    self._drop(now, "rtp", data, addr, f"RTP from {addr}, sent before the move")
+                    return
+                self._stale_address = None
                 self._move_source(source, addr, now)
             self._accept(source, packet, now, data)
             return
