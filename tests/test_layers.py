@@ -202,7 +202,11 @@ def violations() -> list[str]:
             top = target.split(".")[0]
             if top in {"serial", "serial_asyncio_fast"} and module.name != ONLY_SERIAL_IMPORTER:
                 problems.append(f"{where}:{line}: only {ONLY_SERIAL_IMPORTER} may import {top}")
-            if top in FORBIDDEN[layer]:
+            serial_importer = module.name == ONLY_SERIAL_IMPORTER and top in {
+                "serial",
+                "serial_asyncio_fast",
+            }
+            if top in FORBIDDEN[layer] and not serial_importer:
                 problems.append(f"{where}:{line}: {layer} module imports {target}")
             if top in PACKAGES:
                 allowed = MAY_IMPORT[layer]

@@ -1,0 +1,1 @@
+"""Device simulators on raw pty pairs: a V.253 voice modem, a serial FXS board with a phone."""
