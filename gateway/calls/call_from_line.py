@@ -371,10 +371,6 @@ class FromLine(CallBase):
             if event.dialog != leg.dialog:
                 self.host.note("second 2xx from another fork: ACK and BYE", leg.sip_call_id, now)
                 self.host.drop_dialog(event.dialog, now)
-            elif leg.state in ("terminating", "terminated"):
-                # The peer's 200 retransmitted after our BYE ended the dialog: the endpoint
-                # made the dialog anew for it, but the peer has ended it already.
-                self.host.forget_dialog(event.dialog)
             return
         leg.dialog = event.dialog
         self.cancel_timer("ring", "expiry")

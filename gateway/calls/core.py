@@ -78,7 +78,6 @@ from gateway.trace import TraceEvent, TraceSink, discard
 
 __all__ = ["GatewayCore"]
 
-_REMEMBERED_DIALOGS: Final = 512
 _CLEARING_SIP_STATES: Final = frozenset({"terminating", "cancelling", "terminated"})
 
 
@@ -111,7 +110,6 @@ class GatewayCore:
         self._commands: deque[GatewayCommand] = deque()
         self._ports = PortPool(plan.media.port_min, plan.media.port_max)
         # Dialogs of calls we forgot: a late retransmission of their 2xx is no new answer.
-        self._ended_dialogs: deque[DialogId] = deque(maxlen=_REMEMBERED_DIALOGS)
         self._trust = TrustList(plan)
         self._registration = (
             RegistrationClient(plan, endpoint, rng=rng, notice=self._notice)
@@ -290,10 +288,6 @@ class GatewayCore:
         except LocalProtocolError as exc:
             self._notice(f"cannot end stray dialog {dialog.call_id}: {exc}")
 
-    def forget_dialog(self, dialog: DialogId) -> None:
-        """Drop a dialog the peer already ended (see :meth:`_stray_sip_event`)."""
-        self._endpoint.terminate_dialog(dialog)
-
     # ================================================================== internals
 
     def _perform(self, leg: SipLeg, action: SipAction, now: float) -> None:
@@ -373,11 +367,9 @@ class GatewayCore:
         call.out.clear()
         for leg in call.line_legs.values():
             self.detach_line(leg)
-        for call_id, sip in call.sip_legs.items():
+        for call_id in call.sip_legs:
             if self._by_sip.get(call_id) is call:
                 del self._by_sip[call_id]
-            if sip.dialog is not None:
-                self._ended_dialogs.append(sip.dialog)
         if call.port is not None:
             self._ports.release(call.port)
         cause = call.cause
@@ -513,12 +505,7 @@ class GatewayCore:
             response = event.response
             dialog = event.dialog
             if event.transaction.method == "INVITE" and 200 <= response.status < 300 and dialog:
-                if dialog in self._ended_dialogs:
-                    # The peer's 2xx retransmitted after the call ended: the endpoint re-made
-                    # the dialog for it (uac_core), but our BYE ended it on both sides.
-                    self._endpoint.terminate_dialog(dialog)
-                else:
-                    self.drop_dialog(dialog, now)  # a late or forked answer: ACK and BYE
+                self.drop_dialog(dialog, now)  # a late or forked answer: ACK and BYE
         elif isinstance(event, AckTimeout):
             endpoint.send_in_dialog(
                 event.dialog, "BYE", now, headers=[("Reason", reason_value(q850.TIMER_EXPIRY))]

@@ -322,10 +322,8 @@ class SipEndpoint(ProxyCore):
             return
         if 200 <= response.status < 300 and response.cseq.method == "INVITE":
             # A 2xx retransmitted after our INVITE transaction ended: re-send our ACK.
-            dialog = self._dialogs.get(
-                DialogId(response.call_id, response.from_tag or "", response.to_tag or "")
-            )
-            if dialog is not None and self._resend_ack(dialog, response, now):
+            dialog_id = DialogId(response.call_id, response.from_tag or "", response.to_tag or "")
+            if self._resend_ack(dialog_id, response, now):
                 return
         self._drop(
             now, "response matches no transaction", b"", source, None, transport, response.call_id
@@ -374,6 +372,13 @@ class SipEndpoint(ProxyCore):
             self._clients.pop(transaction.id, None)
             self._held_cancels.pop(transaction.id, None)
             self._end_early_dialogs(transaction)  # forks that never answered (RFC 6026 Timer M)
+            cseq = transaction.request.cseq.number
+            for dialog_id in (*transaction.dialogs, transaction.dialog):
+                if dialog_id is None:
+                    continue
+                sent = self._acks.get(dialog_id)
+                if sent is not None and sent[0] == cseq:  # not a later re-INVITE's ACK
+                    del self._acks[dialog_id]
             return
         self._servers.pop(transaction.id, None)
         request = transaction.request

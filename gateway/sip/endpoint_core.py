@@ -197,7 +197,8 @@ class EndpointCore(ABC):
         waiting = self._awaiting_ack.pop(dialog_id, None)
         if waiting is not None:
             waiting.stop()
-        self._acks.pop(dialog_id, None)
+        # The ACK we sent stays with its INVITE transaction (dropped when that terminates), so
+        # a 2xx retransmitted after the dialog ended is still acknowledged.
         self._unanswered_invites.pop(dialog_id, None)
         if dialog is None:
             return False

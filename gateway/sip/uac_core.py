@@ -186,12 +186,12 @@ class UacCore(UasCore):
         self._send(hop, data, ack.summary, dialog_id.call_id, now)
         return ack
 
-    def _resend_ack(self, dialog: Dialog, response: Response, now: float) -> bool:
-        sent = self._acks.get(dialog.id)
+    def _resend_ack(self, dialog_id: DialogId, response: Response, now: float) -> bool:
+        sent = self._acks.get(dialog_id)
         if sent is None or sent[0] != response.cseq.number:
             return False
         cseq, data, hop = sent
-        self._send(hop, data, f"ACK (2xx retransmitted, CSeq {cseq})", dialog.id.call_id, now)
+        self._send(hop, data, f"ACK (2xx retransmitted, CSeq {cseq})", dialog_id.call_id, now)
         return True
 
     def send_in_dialog(
@@ -316,6 +316,12 @@ class UacCore(UasCore):
                 self._create_uac_dialog(transaction, response, dialog_id)
             return dialog_id
         if status < 300:
+            if dialog is None and to_tag in transaction.success_tags:
+                # A 2xx retransmitted after our BYE ended this dialog: the INVITE transaction
+                # (RFC 6026 Accepted, until Timer M) absorbs it and our ACK goes out again
+                # (RFC 3261 13.2.2.4) -- it must not bring the dialog back.
+                self._resend_ack(dialog_id, response, now)
+                return _ABSORBED
             if dialog is None:
                 self._create_uac_dialog(transaction, response, dialog_id)
                 transaction.success_tags.add(to_tag)
@@ -333,7 +339,7 @@ class UacCore(UasCore):
         """False for a retransmitted 2xx (our ACK, if sent, goes out again)."""
         tag = response.to_tag or ""
         if tag in transaction.success_tags:
-            self._resend_ack(dialog, response, now)
+            self._resend_ack(dialog.id, response, now)
             return False
         transaction.success_tags.add(tag)
         return True
