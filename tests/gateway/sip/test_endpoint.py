@@ -448,6 +448,23 @@ def test_uac_call_forked_into_two_dialogs_each_acked_and_acks_resent_on_2xx_retr
     assert acks[0].cseq.number == invite.cseq.number and acks[0].via.branch != invite.via.branch
 
 
+def test_uac_2xx_retransmitted_after_our_bye_is_acked_and_does_not_revive_the_dialog() -> None:
+    h = Harness()
+    invite, _ = uac_invite(h)
+    reply(h, invite, 200, "callee")
+    (answer,) = h.events()
+    assert isinstance(answer, ResponseReceived) and answer.dialog is not None
+    h.endpoint.send_ack(answer.dialog, h.now)
+    h.endpoint.send_in_dialog(answer.dialog, "BYE", h.now)
+    h.collect()
+    assert h.endpoint.dialog_count == 0
+    h.now += 1.0
+    reply(h, invite, 200, "callee")  # our ACK was lost: the callee retransmits its 2xx
+    assert h.events() == []  # absorbed by the INVITE transaction (RFC 6026 Accepted)
+    assert h.endpoint.dialog_count == 0
+    assert [a.to_tag for a in h.requests("ACK")] == ["callee", "callee"]
+
+
 def test_uac_cancel_before_any_provisional_is_held_until_one_arrives_rfc3261_9_1() -> None:
     h = Harness()
     invite, transaction = uac_invite(h)
