@@ -74,7 +74,6 @@ from gateway.media.jitter_buffer import (
     JitterBufferConfig,
     JitterBufferStatistics,
     MissingFrame,
-    PlayoutFrame,
 )
 from gateway.media.rtp import RtpPacket
 from gateway.media.rtp_session import (
@@ -82,7 +81,6 @@ from gateway.media.rtp_session import (
     Datagram,
     MediaTimeout,
     RemoteLatched,
-    RtpReceived,
     RtpSession,
     RtpSessionConfig,
     RtpStatistics,
@@ -242,6 +240,7 @@ class MediaBridge:
         self._config = config = config or BridgeConfig()
         rtp_config = session_config_for(stream, rtp)
         self._session = RtpSession(rtp_config, rng, now, trace)
+        self._session.set_packet_sink(self._on_rtp)
         self._trace = trace
         self._node = rtp_config.node
         self._call_id = rtp_config.call_id
@@ -522,14 +521,14 @@ class MediaBridge:
         pending = self._to_line
         jitter = self._jitter
         while len(pending) < need:
-            unit = jitter.pop(now)
-            if isinstance(unit, PlayoutFrame):
-                path = self._paths.get(unit.payload_type)
+            unit = jitter.pop_fields(now)
+            if isinstance(unit, tuple):  # (timestamp, samples, payload, payload_type, ...)
+                path = self._paths.get(unit[3])
                 if path is None:  # a payload type the last re-negotiation removed
-                    audio = self._line.silence(unit.samples)
+                    audio = self._line.silence(unit[1])
                 else:
                     self._last_path = path
-                    audio = path.play(unit.payload)
+                    audio = path.play(unit[2])
                 self._line_quiet = False
             elif isinstance(unit, MissingFrame):
                 path = self._last_path
@@ -603,13 +602,12 @@ class MediaBridge:
     def _drain_session(self, now: float) -> None:
         next_event = self._session.next_event
         while (event := next_event()) is not None:
-            if isinstance(event, RtpReceived):
-                self._on_rtp(event.packet, event.arrival)
-            elif isinstance(
+            if isinstance(
                 event, MediaTimeout | RemoteLatched | SourceValidated | ByeReceived | SsrcCollision
             ):
                 self._events.append(event)
-            # RtcpReceived is folded into the statistics; FrameDue cannot occur (no pacing).
+            # RTP packets come through _on_rtp (the session's packet sink); RtcpReceived is
+            # folded into the statistics; FrameDue cannot occur (no pacing).
 
     def _on_rtp(self, packet: RtpPacket, arrival: float) -> None:
         pt = packet.payload_type
@@ -775,8 +773,12 @@ class MediaBridge:
         if encode is None or len(fifo) < need or not self._sending:
             session.skip_frame(samples)
             return
-        chunk = bytes(fifo[:need])
-        del fifo[:need]
+        if len(fifo) == need:  # the usual slot: one line frame in, one packet out
+            chunk = bytes(fifo)
+            fifo.clear()
+        else:
+            chunk = bytes(fifo[:need])
+            del fifo[:need]
         if not session.send_frame(encode(chunk), now, samples=samples):
             session.skip_frame(samples)  # no address yet (comedia): keep the clock running
 

@@ -10,6 +10,12 @@ per call of :meth:`JitterBuffer.pop` and gets
 * :class:`SilentFrame` -- the stream is not talking (before the start, between talk-spurts,
   after a long outage): play silence or comfort noise.
 
+:meth:`JitterBuffer.pop_fields` is the same with the packet due handed out as a plain tuple of
+the :class:`PlayoutFrame` fields, the way the buffer stores it: the media bridge's line clock
+takes that path 50 times a second per call.  (A tuple of numbers and bytes also leaves the
+garbage collector's books at its first collection, where a packet object held for the jitter
+delay would be promoted and walked by every full collection.)
+
 A missing frame never consumes the packet behind it: the next good packet plays on the next pop.
 
 Model.  Every packet's *transit* is ``arrival - timestamp / rate``.  The smallest transit seen in
@@ -43,7 +49,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from gateway.errors import LocalProtocolError
-from gateway.media.rtp import RtpPacket, sequence_delta, timestamp_delta
+from gateway.media.rtp import RtpPacket, sequence_delta
 
 MissingReason = Literal["lost", "underrun", "stretch"]
 
@@ -104,6 +110,10 @@ class SilentFrame:
 
 
 JitterOutput = PlayoutFrame | MissingFrame | SilentFrame
+# A buffered packet as pop_fields hands it out: the PlayoutFrame fields in their order,
+# (timestamp, samples, payload, payload_type, sequence, marker).
+PlayoutFields = tuple[int, int, bytes, int, int, bool]
+FieldsOutput = PlayoutFields | MissingFrame | SilentFrame
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,7 +148,7 @@ class JitterBuffer:
         self._rate = float(cfg.clock_rate)
         self._frame = cfg.frame_samples
         self._frame_time = cfg.frame_samples / cfg.clock_rate
-        self._units: dict[int, tuple[RtpPacket, int]] = {}
+        self._units: dict[int, PlayoutFields] = {}
         self._heap: list[int] = []
         self._ssrc: int | None = None
         self._ref_ext: int | None = None
@@ -155,6 +165,11 @@ class JitterBuffer:
         self._previous_min = math.inf
         self._peak = max(0.0, cfg.initial_delay - self._frame_time)
         self._peak_time: float | None = None
+        # Derived from the estimates above and refreshed whenever they change (on put), so that
+        # the line clock's pop reads them instead of recomputing them every 20 ms.
+        self._base_transit: float | None = None
+        self._target = self._target_for(self._peak)
+        self._silent = SilentFrame(self._frame)
         # counters
         self._packets_in = 0
         self._played = 0
@@ -179,7 +194,7 @@ class JitterBuffer:
         self._ssrc = packet.ssrc
         ext = self._extend(packet.timestamp)
         transit = arrival - ext / self._rate
-        base = self._base()
+        base = self._base_transit
         if base is not None and abs(transit - base) > self._config.resync_after:
             # The timestamp moved in a way the clock did not: the sender restarted its media
             # clock.  Start again; the old base delay means nothing for the new timeline.
@@ -199,7 +214,14 @@ class JitterBuffer:
         if len(units) >= self._config.capacity:
             self._overflow += 1
             return
-        units[ext] = (packet, samples if samples is not None else self._frame)
+        units[ext] = (
+            packet.timestamp,
+            self._frame if samples is None else samples,
+            packet.payload,
+            packet.payload_type,
+            packet.sequence,
+            packet.marker,
+        )
         heapq.heappush(self._heap, ext)
 
     def _extend(self, timestamp: int) -> int:
@@ -208,7 +230,8 @@ class JitterBuffer:
         if ref is None:
             ext = timestamp
         else:
-            ext = ref + timestamp_delta(timestamp, self._ref_ts)
+            # ref + timestamp_delta(timestamp, ref_ts), inlined: this runs for every packet.
+            ext = ref + ((timestamp - self._ref_ts + 0x80000000) & 0xFFFFFFFF) - 0x80000000
             if ext <= ref:
                 return ext
         self._ref_ext = ext
@@ -217,23 +240,35 @@ class JitterBuffer:
 
     def _observe(self, transit: float, arrival: float) -> None:
         cfg = self._config
-        if self._window_start is None or arrival - self._window_start >= cfg.base_window:
+        window_start = self._window_start
+        if window_start is None or arrival - window_start >= cfg.base_window:
             self._previous_min = self._window_min
             self._window_min = transit
             self._window_start = arrival
         elif transit < self._window_min:
             self._window_min = transit
-        base = min(self._window_min, self._previous_min)
+        previous = self._previous_min
+        base = self._window_min if self._window_min < previous else previous
+        self._base_transit = base  # finite: this transit is in the window
         spread = transit - base
+        peak = self._peak
         if self._peak_time is not None:
-            self._peak *= math.exp(-(arrival - self._peak_time) / cfg.jitter_decay)
+            peak *= math.exp(-(arrival - self._peak_time) / cfg.jitter_decay)
         self._peak_time = arrival
-        if spread > self._peak:
-            self._peak = spread
+        if spread > peak:
+            peak = spread
+        self._peak = peak
+        # _target_for(peak), inlined (min_delay <= max_delay is a config invariant).
+        target = peak + self._frame_time
+        if target < cfg.min_delay:
+            target = cfg.min_delay
+        elif target > cfg.max_delay:
+            target = cfg.max_delay
+        self._target = target
 
-    def _base(self) -> float | None:
-        base = min(self._window_min, self._previous_min)
-        return None if base == math.inf else base
+    def _target_for(self, peak: float) -> float:
+        cfg = self._config
+        return min(cfg.max_delay, max(cfg.min_delay, peak + self._frame_time))
 
     def _restart(self) -> None:
         """Forget the stream (not the jitter estimate: the network is still the same one)."""
@@ -247,6 +282,7 @@ class JitterBuffer:
         self._window_start = None
         self._window_min = math.inf
         self._previous_min = math.inf
+        self._base_transit = None
 
     def reset(self) -> None:
         """Drop what is buffered and wait for a new stream (hold, re-INVITE, new media path)."""
@@ -256,11 +292,17 @@ class JitterBuffer:
     # ------------------------------------------------------------------ output
 
     def target_delay(self) -> float:
-        cfg = self._config
-        return min(cfg.max_delay, max(cfg.min_delay, self._peak + self._frame_time))
+        return self._target
 
     def pop(self, now: float) -> JitterOutput:
         """The next unit for the line at ``now``; call once per unit the decoder needs."""
+        unit = self.pop_fields(now)
+        if isinstance(unit, tuple):
+            return PlayoutFrame(*unit)
+        return unit
+
+    def pop_fields(self, now: float) -> FieldsOutput:
+        """:meth:`pop`, with the packet due as a tuple of the :class:`PlayoutFrame` fields."""
         heap = self._heap
         playout = self._playout
         if playout is not None:
@@ -268,25 +310,31 @@ class JitterBuffer:
                 # Overlapping timestamps: the packet would replay audio already played.
                 self._units.pop(heapq.heappop(heap))
                 self._late += 1
-        base = self._base()
+        base = self._base_transit
         if base is None or (not heap and not self._talking):
-            return SilentFrame(self._frame)
-        ideal = (now - base - self.target_delay()) * self._rate
+            return self._silent
+        ideal = (now - base - self._target) * self._rate
         if self._talking:
             assert playout is not None
-            return self._pop_talking(now, playout, ideal - playout)
+            lag = ideal - playout
+            frame = self._frame
+            if heap and heap[0] - playout < frame and -frame <= lag <= frame:
+                # The usual pop: the next packet is due and the delay is on target.
+                self._concealed_run = 0
+                return self._release(heap[0])
+            return self._pop_talking(now, playout, lag)
         return self._pop_silent(ideal)
 
-    def _pop_silent(self, ideal: float) -> JitterOutput:
+    def _pop_silent(self, ideal: float) -> FieldsOutput:
         next_ts = self._heap[0]
         if ideal < next_ts - self._frame / 2:
-            return SilentFrame(self._frame)
+            return self._silent
         # The next talk-spurt is due: start it here, at the current target delay.
         self._talking = True
         self._concealed_run = 0
         return self._release(next_ts)
 
-    def _pop_talking(self, now: float, playout: int, lag: float) -> JitterOutput:
+    def _pop_talking(self, now: float, playout: int, lag: float) -> FieldsOutput:
         heap = self._heap
         frame = self._frame
         cfg = self._config
@@ -309,12 +357,12 @@ class JitterBuffer:
             self._concealed_run = 0
             return self._release(next_ts)
         if heap:
-            packet = self._units[heap[0]][0]
+            _ts, _samples, _payload, _pt, sequence, marker = self._units[heap[0]]
             follows = (
                 self._last_sequence is not None
-                and sequence_delta(packet.sequence, self._last_sequence) == 1
+                and sequence_delta(sequence, self._last_sequence) == 1
             )
-            if packet.marker or follows:
+            if marker or follows:
                 # No sequence gap: the sender went silent (talk-spurt end), not a loss.
                 self._talking = False
                 return self._pop_silent(playout + lag)
@@ -322,15 +370,15 @@ class JitterBuffer:
                 # The missing packet is not due yet by the target delay: wait for it.
                 return self._conceal(playout, "underrun", advance=False)
             return self._conceal(playout, "lost", advance=True)
-        stall_room = (lag + frame) / self._rate + self.target_delay() <= self._config.max_delay
+        stall_room = (lag + frame) / self._rate + self._target <= self._config.max_delay
         return self._conceal(playout, "underrun", advance=not stall_room)
 
-    def _conceal(self, playout: int, reason: MissingReason, *, advance: bool) -> JitterOutput:
+    def _conceal(self, playout: int, reason: MissingReason, *, advance: bool) -> FieldsOutput:
         self._concealed_run += 1
         if self._concealed_run * self._frame_time > self._config.max_concealment:
             # A long outage is silence, not something to conceal; the next packet re-anchors.
             self._talking = False
-            return SilentFrame(self._frame)
+            return self._silent
         if advance:
             self._playout = playout + self._frame
         if reason == "lost":
@@ -344,24 +392,17 @@ class JitterBuffer:
 
     def _discard(self, ext: int) -> None:
         heapq.heappop(self._heap)
-        packet, samples = self._units.pop(ext)
-        self._playout = ext + samples
-        self._last_sequence = packet.sequence
+        unit = self._units.pop(ext)
+        self._playout = ext + unit[1]
+        self._last_sequence = unit[4]
 
-    def _release(self, ext: int) -> PlayoutFrame:
+    def _release(self, ext: int) -> PlayoutFields:
         heapq.heappop(self._heap)
-        packet, samples = self._units.pop(ext)
-        self._playout = ext + samples
-        self._last_sequence = packet.sequence
+        unit = self._units.pop(ext)
+        self._playout = ext + unit[1]
+        self._last_sequence = unit[4]
         self._played += 1
-        return PlayoutFrame(
-            packet.timestamp,
-            samples,
-            packet.payload,
-            packet.payload_type,
-            packet.sequence,
-            packet.marker,
-        )
+        return unit
 
     # ------------------------------------------------------------------ statistics
 

@@ -39,6 +39,7 @@ from __future__ import annotations
 import math
 import random
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -54,7 +55,6 @@ from gateway.media.rtcp import (
     SdesItem,
     SenderReport,
     SourceDescription,
-    is_rtcp,
     ntp_from_unix,
     ntp_middle,
 )
@@ -138,6 +138,15 @@ class Datagram:
     data: bytes
     address: Address
     channel: Channel
+
+
+# The send path builds a Datagram per packet through the slot descriptors: the frozen
+# dataclass __init__ stores each field through object.__setattr__ at twice the cost (see
+# gateway.media.rtp._new_plain_packet).
+_SET_DATA = vars(Datagram)["data"].__set__
+_SET_ADDRESS = vars(Datagram)["address"].__set__
+_SET_CHANNEL = vars(Datagram)["channel"].__set__
+_new_object = object.__new__
 
 
 @dataclass(frozen=True, slots=True)
@@ -293,6 +302,7 @@ class RtpSession:
         self._remote_rtcp = self._rtcp_address_for(config.remote_rtp, config.remote_rtcp)
         self._rtcp_latched = False
         self._events: deque[RtpSessionEvent] = deque()
+        self._packet_sink: Callable[[RtpPacket, float], None] | None = None
         self._out: list[Datagram] = []
         self._closed = False
         # pacing
@@ -382,6 +392,14 @@ class RtpSession:
             self._stale_address = None if old == rtp else old
             self._stale_packets = 0
             self._source.address = None
+
+    def set_packet_sink(self, sink: Callable[[RtpPacket, float], None] | None) -> None:
+        """Hand every delivered RTP packet to ``sink(packet, arrival)`` instead of queueing an
+        :class:`RtpReceived` event for it (``None``: events again).  For an owner that consumes
+        each packet at once (the media bridge): an event object per packet, queued and then
+        dispatched by type, is pure overhead at 50 packets/s per call.  Every other event still
+        comes from :meth:`next_event`."""
+        self._packet_sink = sink
 
     def set_payload_type(self, payload_type: int) -> None:
         """The payload type :meth:`send_frame` uses by default from now on."""
@@ -515,7 +533,11 @@ class RtpSession:
         count: bool = True,
     ) -> None:
         data = pack_rtp(payload_type, marker, sequence, timestamp, self._ssrc, payload)
-        self._out.append(Datagram(data, address, "rtp"))
+        datagram = _new_object(Datagram)  # Datagram(data, address, "rtp"), see _SET_DATA
+        _SET_DATA(datagram, data)
+        _SET_ADDRESS(datagram, address)
+        _SET_CHANNEL(datagram, "rtp")
+        self._out.append(datagram)
         if count:
             self._packets_sent += 1
             self._octets_sent += len(payload)
@@ -599,7 +621,7 @@ class RtpSession:
         """A datagram arrived on the RTP socket (RTCP too when ``rtcp_mux``)."""
         if self._closed:
             return
-        if is_rtcp(data):
+        if len(data) > 1 and 192 <= data[1] <= 223:  # is_rtcp(), inlined on the packet path
             if self._mux:
                 self.receive_rtcp_datagram(data, addr, now)
             else:
@@ -665,7 +687,11 @@ class RtpSession:
             source.observe_jitter(packet.timestamp, now, self._rate)
         self._last_rtp = now
         self._timeout_reported = False
-        self._events.append(RtpReceived(packet, now))
+        sink = self._packet_sink
+        if sink is None:
+            self._events.append(RtpReceived(packet, now))
+        else:
+            sink(packet, now)
 
     def _probe(self, packet: RtpPacket, addr: Address, now: float, data: bytes) -> None:
         """A.1 probation for an SSRC that is not (yet) our source."""
