@@ -29,7 +29,7 @@ from itertools import count
 
 from gateway.errors import LocalProtocolError
 from gateway.media.audio import SILENCE_FRAME
-from gateway.media.dtmf_inband import DigitStarted, DtmfDetector
+from gateway.media.dtmf_inband import DigitEnded, DigitStarted, DtmfDetector
 from gateway.media.tones import ToneGenerator, tone_plan
 from gateway.trace import Address, TraceSink, discard
 from pbx_sim.config import PbxConfig
@@ -81,6 +81,8 @@ from pbx_sim.q931 import (
     TransferCapability,
 )
 
+# Longest the last in-band key of a number keeps the caller off the trunk (Station.digit_tail).
+DIGIT_TAIL_LIMIT = 0.5
 # Causes after which a phone hears busy tone; after the others, congestion (reorder) tone.
 BUSY_TONE_CAUSES = frozenset({CauseValue.NORMAL_CALL_CLEARING, CauseValue.USER_BUSY,
                               CauseValue.NORMAL_UNSPECIFIED})
@@ -247,6 +249,14 @@ class Pbx:
                 for event in detector.feed(frame):
                     if isinstance(event, DigitStarted):
                         self._station_digit(station, event.digit, now)
+            tail = station.digit_tail
+            if tail is not None and tail[0] is not detector:  # not fed this frame already
+                tail_detector, until = tail
+                ended = any(isinstance(e, DigitEnded) for e in tail_detector.feed(frame))
+                if ended or now >= until:
+                    station.digit_tail = None
+                else:
+                    mouths[station] = SILENCE_FRAME
         for trunk in self.trunks.values():
             for port in trunk.ports.values():
                 media = port.media
@@ -387,6 +397,13 @@ class Pbx:
         if leg is not None and leg.call is not None:
             self._leg_gone(leg, CauseValue.NORMAL_CALL_CLEARING, now)
 
+    def _hold_digit_tail(self, station: Station, now: float) -> None:
+        """The number is complete: stop collecting, but mute the phone until its last key
+        ends (at most :data:`DIGIT_TAIL_LIMIT`)."""
+        if station.dtmf is not None:
+            station.digit_tail = (station.dtmf, now + DIGIT_TAIL_LIMIT)
+        station.dtmf = None
+
     def _station_idle(self, station: Station, now: float) -> None:
         station.phone.alerting_ended(now)  # first: a phone told "ring off" might answer
         self._stop_ringing(station, now)
@@ -394,6 +411,7 @@ class Pbx:
         station.leg = None
         station.ear = None
         station.dtmf = None
+        station.digit_tail = None
         station.digit_deadline = None
         self._set_tone(station, None, now)
 
@@ -464,7 +482,7 @@ class Pbx:
             a.station.state = "calling"
             if complete:
                 a.station.digit_deadline = None
-                a.station.dtmf = None
+                self._hold_digit_tail(a.station, now)
             else:
                 a.station.digit_deadline = now + self.config.interdigit_timeout
         call.state = "routing"
@@ -576,7 +594,7 @@ class Pbx:
         station = a.station
         if b.complete:
             station.digit_deadline = None
-            station.dtmf = None
+            self._hold_digit_tail(station, now)
         else:
             station.digit_deadline = now + self.config.interdigit_timeout
         self._send_overlap(b, now)

@@ -69,8 +69,8 @@ MediaRequest = OpenChannel | CloseChannel
 class Station:
     """One extension: its phone and the PBX's view of that line."""
 
-    __slots__ = ("config", "digit_deadline", "dtmf", "ear", "leg", "phone", "ring_deadline",
-                 "ring_index", "state", "tone", "tone_source")
+    __slots__ = ("config", "digit_deadline", "digit_tail", "dtmf", "ear", "leg", "phone",
+                 "ring_deadline", "ring_index", "state", "tone", "tone_source")
 
     def __init__(self, config: ExtensionConfig, phone: Phone) -> None:
         self.config = config
@@ -81,6 +81,10 @@ class Station:
         self.tone_source: AudioSource | None = None
         self.ear: Station | ChannelPort | None = None  # what the phone hears (no tone playing)
         self.dtmf: DtmfDetector | None = None  # in-band dialling detection
+        # The last in-band key is still sounding when its start completes the number: the
+        # digit receiver keeps the phone off the trunk until the key ends (deadline), as a
+        # switch does, so no dialling tone leaks into the call.
+        self.digit_tail: tuple[DtmfDetector, float] | None = None
         self.digit_deadline: float | None = None
         self.ring_deadline: float | None = None  # next ring on/off edge
         self.ring_index = 0
