@@ -400,8 +400,9 @@ class Pbx:
     def _hold_digit_tail(self, station: Station, now: float) -> None:
         """The number is complete: stop collecting, but mute the phone until its last key
         ends (at most :data:`DIGIT_TAIL_LIMIT`)."""
-        if station.dtmf is not None:
-            station.digit_tail = (station.dtmf, now + DIGIT_TAIL_LIMIT)
+        detector = station.dtmf
+        if detector is not None and detector.digit is not None:  # a key still sounds
+            station.digit_tail = (detector, now + DIGIT_TAIL_LIMIT)
         station.dtmf = None
 
     def _station_idle(self, station: Station, now: float) -> None:
