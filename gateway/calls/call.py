@@ -60,8 +60,11 @@ class Call(FromLine, FromSip):
             cause = q850.NORMAL_CLEARING if self.answered is not None else q850.TEMPORARY_FAILURE
             self.line_event(LineCleared(event.line, event.ref, cause), now)
         if isinstance(event, LineDigit):
-            if self.media and leg is self.line:
-                self.out.append(SendDigit(self.key, event.digit, "rtp", event.duration_ms))
+            if leg is self.line:
+                self.digit_from_line(event.digit, event.duration_ms, now)
+            elif leg is self.far_line and self.line is not None and self.line.state == "active":
+                line = self.line  # a hairpin: the far line's keypad reaches the caller
+                self.out.append(LineSendDigit(line.line, line.ref, event.digit, event.duration_ms))
         elif isinstance(event, LineHookFlash):
             self.notice("hook flash ignored (no supplementary services)")
         elif self.direction == "line-to-sip":
@@ -86,8 +89,14 @@ class Call(FromLine, FromSip):
             method = event.transaction.method
             if method == "INVITE" and leg.role == "uac" and event.transaction == leg.invite:
                 self.invite_response(leg, event, now)
+            elif method == "INFO" and event.transaction == leg.info_out:
+                self.info_answered(leg, event, now)
             elif method == "BYE" and event.transaction == leg.bye_out:
-                self.fire_sip(leg, "bye_done", now)
+                status = event.response.status
+                if status in (401, 407) and self.answer_challenge(leg, event, now):
+                    return  # our BYE again, with credentials (RFC 3261 s22.2)
+                if status >= 200:
+                    self.fire_sip(leg, "bye_done", now)
         elif isinstance(event, CancelReceived):
             self.cancel_received(leg, event, now)
         elif isinstance(event, AckReceived):
@@ -186,15 +195,28 @@ class Call(FromLine, FromSip):
                 self.out.append(UpdateMedia(self.key, audio))
 
     def info(self, leg: SipLeg, event: RequestReceived, now: float) -> None:
-        """INFO: ``application/dtmf-relay`` (Cisco ``dtmf-relay sip-info``) plays the digit
-        toward the line; other bodies are acknowledged and ignored."""
+        """INFO: ``application/dtmf-relay`` (Cisco ``dtmf-relay sip-info``) gives the digit to
+        the line -- signalled out of band when the plan says so (``digits_to_line="signal"``:
+        Q.931 keypad, a board's digit command), else played in-band by the bridge; other bodies
+        are acknowledged and ignored."""
         request = event.request
         content_type = request.content_type
-        if content_type is not None and content_type.mime == DTMF_RELAY and self.media:
+        if content_type is not None and content_type.mime == DTMF_RELAY:
             digit, duration = _dtmf_relay(request.body)
             if digit is not None:
-                self.out.append(SendDigit(self.key, digit, "line", duration))
+                self.digit_to_line(digit, duration)
         self.respond_to(leg, event.transaction, 200, now)
+
+    def digit_to_line(self, digit: str, duration_ms: int) -> None:
+        line = self.line
+        if (
+            self.host.plan.media.digits_to_line == "signal"
+            and line is not None
+            and line.state == "active"
+        ):
+            self.out.append(LineSendDigit(line.line, line.ref, digit, duration_ms))
+        elif self.media:
+            self.out.append(SendDigit(self.key, digit, "line", duration_ms))
 
     def cancel_received(self, leg: SipLeg, event: CancelReceived, now: float) -> None:
         if not self.fire_sip(leg, "cancelled", now):
@@ -221,6 +243,10 @@ class Call(FromLine, FromSip):
             return  # our final response was never acknowledged (Timer H): nothing to clear
         if transaction.method == "INVITE" and transaction == leg.invite:
             self.invite_timed_out(leg, event.status, now)
+        elif transaction.method == "INFO" and transaction == leg.info_out:
+            leg.info_out = None
+            self.notice(f"INFO unanswered ({event.reason}): a DTMF digit may be lost")
+            self.send_next_info(leg, now)
         elif transaction.method == "BYE" and transaction == leg.bye_out:
             self.fire_sip(leg, "bye_done", now)
 
@@ -239,12 +265,55 @@ class Call(FromLine, FromSip):
         self.notice(f"dialog ended by the network ({reason}): clearing with cause {cause}")
         self.clear_all(cause, now)
 
+    # -- DTMF relay by SIP INFO (Cisco ``dtmf-relay sip-info``) ----------------------------
+
+    def digit_from_line(self, digit: str, duration_ms: int, now: float) -> None:
+        """A digit the line signalled during the call (Q.931 keypad, a station's key, a modem's
+        DTMF report): SIP INFO on ``sip-info`` calls, else RFC 4733 or in-band via the bridge."""
+        far = self.far_line
+        if far is not None:  # a hairpin: straight to the other line
+            if far.state == "active":
+                self.out.append(LineSendDigit(far.line, far.ref, digit, duration_ms))
+            return
+        if self.dtmf != "sip-info":
+            if self.media:
+                self.out.append(SendDigit(self.key, digit, "rtp", duration_ms))
+            return
+        sip = self.sip
+        if sip is None or sip.state != "confirmed":
+            self.notice(f"DTMF {digit} not relayed: the call is not connected")
+            return
+        sip.info_queue.append((digit, duration_ms))
+        self.send_next_info(sip, now)
+
+    def send_next_info(self, leg: SipLeg, now: float) -> None:
+        """One INFO at a time: the next digit leaves when the previous INFO was answered, so
+        digits cannot overtake one another on the way (UDP reorders, RFC 6086 s4.2.1)."""
+        if leg.info_out is not None or not leg.info_queue or not leg.accepts("send_info"):
+            return
+        digit, duration_ms = leg.info_queue.popleft()
+        body = f"Signal={digit}\r\nDuration={duration_ms}\r\n".encode("ascii")
+        self.fire_sip(leg, "send_info", now, content_type=DTMF_RELAY, body=body)
+
+    def info_answered(self, leg: SipLeg, event: ResponseReceived, now: float) -> None:
+        status = event.response.status
+        if status < 200:
+            return
+        if status in (401, 407) and self.answer_challenge(leg, event, now):
+            return  # the same INFO again, with credentials (RFC 3261 s22.2)
+        leg.info_out = None
+        if status >= 300:
+            self.notice(f"INFO refused with {status}: a DTMF digit is lost")
+        self.send_next_info(leg, now)
+
     # -- media -----------------------------------------------------------------------------
 
     def media_event(self, event: MediaEvent, now: float) -> None:
         line = self.line
         if isinstance(event, DigitFromMedia):
-            if (
+            if event.origin == "line" and self.dtmf == "sip-info":
+                self.digit_from_line(event.digit, event.duration_ms, now)
+            elif (
                 event.origin == "rtp"
                 and self.host.plan.media.digits_to_line == "signal"
                 and line is not None

@@ -12,15 +12,15 @@ on busy or no answer; a station hears busy or congestion tone until it hangs up.
 from __future__ import annotations
 
 from gateway.calls import q850
-from gateway.calls.call_state import CallBase
+from gateway.calls.call_hairpin import Hairpin
 from gateway.calls.commands import UpdateMedia
-from gateway.calls.dialpeer import DIAL_CHARS, LegKind, VoipDialPeer, should_hunt
+from gateway.calls.dialpeer import DIAL_CHARS, LegKind, PotsDialPeer, VoipDialPeer, should_hunt
 from gateway.calls.digits import Collect, DigitCollector, DigitDecision
 from gateway.calls.line_leg import LineLeg
 from gateway.calls.media_plan import capabilities_for, dtmf_mode_for
 from gateway.calls.sip_leg import SipLeg
 from gateway.calls.sip_messages import build_invite, reasons_of, sdp_of, warning_codes
-from gateway.calls.targets import Unreachable, target_hop
+from gateway.calls.targets import Unreachable, target_hop, target_host
 from gateway.calls.translation import CallNumbers, PartyNumber
 from gateway.errors import LocalProtocolError, RemoteProtocolError
 from gateway.line import (
@@ -38,9 +38,11 @@ from gateway.sip.events import ResponseReceived
 __all__ = ["FromLine"]
 
 VOIP: tuple[LegKind] = ("voip",)
+# A line's call may go to SIP or, hairpinned, to another line (Cisco's default for pots peers).
+ANY: tuple[LegKind, LegKind] = ("voip", "pots")
 
 
-class FromLine(CallBase):
+class FromLine(Hairpin):
     __slots__ = ()
 
     # -- set-up ----------------------------------------------------------------------------
@@ -66,7 +68,7 @@ class FromLine(CallBase):
         self.fire_line(leg, "seize", dial_tone=info.kind == "station" and not seized.called)
         timers = plan.timers
         self.collector = DigitCollector(
-            plan.dial_plan.destination_patterns(VOIP),
+            plan.dial_plan.destination_patterns(ANY),
             now=now,
             initial_timeout=timers.initial_digit,
             interdigit_timeout=timers.interdigit,
@@ -121,30 +123,35 @@ class FromLine(CallBase):
             self.originating_failed(q850.CALL_REJECTED, now)
             return
         self.numbers = outcome.numbers
-        hunt = plan.dial_plan.outbound(self.numbers, kinds=VOIP)
+        assert self.line is not None
+        hunt = plan.dial_plan.outbound(self.numbers, kinds=ANY, exclude_port=self.line.line)
         if not hunt.routes:
-            self.notice(f"no voip dial-peer for {self.called}")
+            self.notice(f"no dial-peer for {self.called}")
             self.originating_failed(
                 q850.CALL_REJECTED if hunt.blocked else q850.UNALLOCATED_NUMBER, now
             )
             return
         self.hunt = hunt.routes
         self.route_index = 0
-        assert self.line is not None
         self.fire_line(self.line, "proceed")  # flow 1: CALL PROCEEDING as the INVITE goes out
         if not self.invite_next(now):
             self.originating_failed(self.last_cause or q850.NO_ROUTE, now)
 
     def invite_next(self, now: float) -> bool:
-        """Send an INVITE over the next route of the hunt list; False when none is left."""
+        """Try the next route of the hunt list -- an INVITE, or a hairpin offer on a line of
+        ours; False when none is left."""
         plan = self.host.plan
         while self.route_index < len(self.hunt):
             route = self.hunt[self.route_index]
-            self.route_index += 1
             peer = route.peer
-            if not isinstance(peer, VoipDialPeer):
+            if isinstance(peer, VoipDialPeer) and self.lookup_first(peer, now):
+                return True  # the INVITE waits for the name: name_resolved goes on
+            self.route_index += 1
+            if isinstance(peer, PotsDialPeer):
+                if self.offer_hairpin(route, peer, now):
+                    return True
                 continue
-            hop = target_hop(peer, plan)
+            hop = target_hop(peer, plan, self.host.resolve_name)
             if isinstance(hop, Unreachable):
                 self.notice(hop.reason)
                 self.last_cause = q850.NO_ROUTE
@@ -193,12 +200,37 @@ class FromLine(CallBase):
             return True
         return False
 
+    def lookup_first(self, peer: VoipDialPeer, now: float) -> bool:
+        """True when ``peer``'s ``dns:`` target must be looked up first (the runtime answers,
+        at call time); the call waits at most the ``name_lookup`` timer."""
+        found = target_host(peer, self.host.plan)
+        if isinstance(found, Unreachable) or not self.host.name_pending(found[0], now):
+            return False
+        self.awaiting_name = found[0]
+        self.set_timer("lookup", now + self.host.plan.timers.name_lookup)
+        self.notice(f"dial-peer {peer.tag}: looking up {found[0]}")
+        return True
+
+    def name_resolved(self, now: float) -> None:
+        """The name this call waited for has an answer (or none): try the route again."""
+        if self.awaiting_name is None:
+            return
+        self.awaiting_name = None
+        self.cancel_timer("lookup")
+        line = self.line
+        if line is None or line.clearing:
+            return
+        if not self.invite_next(now):
+            self.originating_failed(self.last_cause or q850.NO_ROUTE, now)
+
     def originating_failed(self, cause: int, now: float) -> None:
         """No call could be placed: tell the line (a station hears busy/congestion tone)."""
         self.cause = cause
-        self.cancel_timer("ring", "expiry", "connect", "digits")
+        self.cancel_timer("ring", "expiry", "connect", "digits", "lookup")
+        self.awaiting_name = None
         self.collector = None
         self.stop_media()
+        self.clear_line(self.far_line, cause, now)
         leg = self.line
         if leg is None or leg.clearing:
             return
@@ -244,15 +276,20 @@ class FromLine(CallBase):
     # -- line events -----------------------------------------------------------------------
 
     def line_event_from_line(self, leg: LineLeg, event: LineEvent, now: float) -> None:
+        if leg is not self.line:
+            self.far_line_event(leg, event, now)  # the line a hairpin call went to
+            return
         if isinstance(event, DigitsDialled):
             if self.collector is not None:
                 self.collect(event.digits, event.complete, now)
         elif isinstance(event, LineAnswerAcknowledged):
             if self.fire_line(leg, "acknowledged"):
                 self.cancel_timer("connect")
-                sip = self.sip
+                sip, far = self.sip, self.far_line
                 if sip is not None and sip.accepts("ack"):
                     self.fire_sip(sip, "ack", now)
+                if far is not None and far.accepts("confirm"):
+                    self.fire_line(far, "confirm")
         elif isinstance(event, LineCleared):
             self.line_cleared_from_line(leg, event.cause, now)
         elif isinstance(event, LineReleased):
@@ -269,11 +306,13 @@ class FromLine(CallBase):
             return
         self.cause = cause
         self.collector = None
-        self.cancel_timer(*("digits", "ring", "expiry", "connect"))
+        self.cancel_timer(*("digits", "ring", "expiry", "connect", "lookup"))
+        self.awaiting_name = None
         # Flow 1: DISCONNECT from the PBX -> BYE and RELEASE at once.
         self.hangup_line(leg, cause, now)
         self.stop_media()
         self.clear_sip(self.sip, cause, now)
+        self.clear_line(self.far_line, cause, now)
 
     # -- SIP events (UAC) ------------------------------------------------------------------
 
@@ -308,6 +347,13 @@ class FromLine(CallBase):
         cause = plan.cause_map.cause_for_status(
             status, warning_codes=warning_codes(response), reasons=reasons_of(response)
         )
+        if status in (401, 407) and leg.state != "cancelling":
+            if self.answer_challenge(leg, event, now):
+                return  # sent again with credentials, on a new transaction (RFC 3261 s22.2)
+            if leg.done:  # the endpoint could not send it again: this attempt failed
+                leg.status = status
+                self.attempt_failed(cause, now, status=status)
+                return
         leg.status = status
         was_cancelling = leg.state == "cancelling"
         if not self.fire_sip(leg, "rejected", now) or was_cancelling:
@@ -435,6 +481,7 @@ class FromLine(CallBase):
         elif name == "ring":
             self.notice(f"no answer from {self.called} in time")
             self.clear_sip(sip, q850.NO_ANSWER, now)
+            self.retire_far_line(q850.NO_ANSWER, now)
             if not self.forward_from_line("no-answer", now):
                 self.originating_failed(q850.NO_ANSWER, now)
         elif name == "expiry":
@@ -446,5 +493,12 @@ class FromLine(CallBase):
             # 64*T1, so acknowledge it now and end the call.
             self.notice("no CONNECT ACKNOWLEDGE from the line")
             self.clear_all(q850.TIMER_EXPIRY, now)
+        elif name == "lookup" and self.awaiting_name is not None:
+            self.notice(f"no address for {self.awaiting_name} in time: next dial-peer")
+            self.awaiting_name = None
+            self.route_index += 1
+            self.last_cause = q850.NO_ROUTE
+            if not self.invite_next(now):
+                self.originating_failed(q850.NO_ROUTE, now)
         elif name == "lockout" and line is not None:
             self.clear_line(line, line.cause or self.cause or q850.NORMAL_CLEARING, now)

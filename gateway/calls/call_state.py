@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Literal, Protocol
 
 from gateway.calls import q850
+from gateway.calls.authentication import challenge_values, challenged_realms, credential_for
 from gateway.calls.commands import (
     CallSnapshot,
     DtmfMode,
@@ -29,19 +30,20 @@ from gateway.calls.commands import (
 from gateway.calls.dialpeer import DialPeer, Route, VoipDialPeer
 from gateway.calls.digits import DigitCollector
 from gateway.calls.line_leg import LineLeg
-from gateway.calls.plan import GatewayPlan
+from gateway.calls.plan import GatewayPlan, SipCredential
 from gateway.calls.sip_leg import SipLeg, reason_value
 from gateway.calls.translation import CallNumbers, PartyNumber
 from gateway.line import LineInfo
 from gateway.sdp.offer_answer import NegotiatedStream
+from gateway.sip.auth_client import DigestClient
 from gateway.sip.endpoint import SipEndpoint
-from gateway.sip.events import DialogId
+from gateway.sip.events import DialogId, ResponseReceived
 
 __all__ = ["CallBase", "CallHost", "Direction"]
 
 Direction = Literal["line-to-sip", "sip-to-line"]
 # Timers that belong to the call as a whole; per-leg ones are "release:<ref>".
-_SETUP_TIMERS = ("digits", "ring", "expiry", "connect", "lockout")
+_SETUP_TIMERS = ("digits", "ring", "expiry", "connect", "lockout", "lookup")
 
 
 class CallHost(Protocol):
@@ -67,6 +69,11 @@ class CallHost(Protocol):
 
     def drop_dialog(self, dialog: DialogId, now: float) -> None: ...
 
+    def digest_client(self, credential: SipCredential) -> DigestClient: ...
+
+    def name_pending(self, name: str, now: float) -> bool: ...
+
+    def resolve_name(self, name: str) -> str | None: ...
 
     def new_ref(self) -> str: ...
 
@@ -86,6 +93,7 @@ class CallBase:
         "alerted",
         "answered",
         "attempts",
+        "awaiting_name",
         "calling_name",
         "cause",
         "collector",
@@ -93,6 +101,7 @@ class CallBase:
         "direction",
         "dtmf",
         "early_media",
+        "far_line",
         "forwards",
         "host",
         "hunt",
@@ -133,12 +142,14 @@ class CallBase:
         self.inbound_peer: DialPeer | None = None
         self.voip_peer: VoipDialPeer | None = None
         self.line: LineLeg | None = None
+        self.far_line: LineLeg | None = None  # the line a hairpin call was offered on
         self.sip: SipLeg | None = None
         self.line_legs: dict[str, LineLeg] = {}
         self.sip_legs: dict[str, SipLeg] = {}
         self.hunt: tuple[Route, ...] = ()
         self.route_index = 0
         self.attempts = 0
+        self.awaiting_name: str | None = None
         self.forwards = 0
         self.collector: DigitCollector | None = None
         self.deadlines: dict[str, float] = {}
@@ -290,6 +301,48 @@ class CallBase:
         if leg is self.line and sip is not None and sip.state == "closing":
             self.cancel_timer("bye_answer")
             self.fire_sip(sip, "close", now)
+
+    def answer_challenge(self, leg: SipLeg, event: ResponseReceived, now: float) -> bool:
+        """A 401/407 to a request of ``leg``: send it again with credentials (RFC 3261 s22.2).
+
+        False when it is not answered: no credentials for the realm, nothing we can answer, or
+        a second challenge to credentials already sent (a wrong password -- never a loop).
+        """
+        response = event.response
+        refused = self.host.endpoint.client_transaction(event.transaction)
+        if refused is None or not leg.accepts(
+            "invite_challenged" if event.transaction.method == "INVITE" else "request_challenged"
+        ):
+            return False
+        request = refused.request
+        values = challenge_values(response)
+        digest = leg.digest
+        if digest is None:
+            realms = challenged_realms(values)
+            # Registration credentials name no user: ours is the number we act for.
+            user = self.calling if leg.role == "uac" else self.called
+            credential = credential_for(self.host.plan, realms, user)
+            if credential is None:
+                self.notice(
+                    f"{request.method} challenged ({response.status}, realm "
+                    f"{', '.join(map(repr, realms)) or 'none'}): no credentials for it"
+                )
+                return False
+            digest = leg.digest = self.host.digest_client(credential)
+        outcome = digest.on_challenge(
+            response.status, values, now, sent=leg.auth_sent.get(event.transaction, ())
+        )
+        if not outcome.retry:
+            self.notice(f"{request.method} refused with {response.status}: {outcome.reason}")
+            return False
+        credentials = tuple(
+            digest.authorization_headers(request.method, request.uri_text, request.body)
+        )
+        trigger = "invite_challenged" if request.method == "INVITE" else "request_challenged"
+        fired = self.fire_sip(
+            leg, trigger, now, transaction=event.transaction, credentials=credentials
+        )
+        return fired and not leg.done  # done: the endpoint could not send it (leg lost)
 
     def clear_sip(self, leg: SipLeg | None, cause: int, now: float) -> None:
         """End the SIP leg with ``cause`` in whatever way its state needs (RFC 3326 Reason on

@@ -7,7 +7,9 @@ path.  It hands out :data:`GatewayCommand` values from ``next_command()``:
   ``ClearCall`` ...); the runtime routes each by ``command.line`` to the adapter serving it;
 * :data:`MediaCommand` -- start, steer and stop the media bridge of one call, identified by the
   ``call`` key (a string unique within one core), or play a call-progress tone toward a line;
-* :class:`Notice` -- one human line for the gateway's console log.
+* :class:`Notice` -- one human line for the gateway's console log;
+* :class:`ResolveHost` -- look a host name up (a ``dns:`` session target); the runtime answers
+  with ``core.host_resolved(name, address, now)``.
 
 The runtime reports media happenings back with ``core.media_event(call, event, now)`` using the
 :data:`MediaEvent` values below.  Snapshots (:class:`CallSnapshot`, :class:`LegSnapshot`,
@@ -31,6 +33,7 @@ __all__ = [
     "DigitFromMedia",
     "DtmfMode",
     "GatewayCommand",
+    "JoinLines",
     "LegSnapshot",
     "MediaCommand",
     "MediaEvent",
@@ -39,6 +42,7 @@ __all__ = [
     "Notice",
     "PlayToLine",
     "RegistrationSnapshot",
+    "ResolveHost",
     "SendDigit",
     "SetVoicePath",
     "StartMedia",
@@ -47,7 +51,9 @@ __all__ = [
     "UpdateMedia",
 ]
 
-DtmfMode = Literal["rfc4733", "inband"]
+# "sip-info": digits the line signals go out as SIP INFO (Cisco dtmf-relay sip-info), sent by
+# call control itself; the bridge leaves the audio as it is ("inband" to it).
+DtmfMode = Literal["rfc4733", "inband", "sip-info"]
 DigitDelivery = Literal["inband", "signal"]
 # Names of gateway.media.tones plans' tones ("congestion" is North America's "reorder").
 ToneName = Literal["dial", "ringback", "busy", "congestion"]
@@ -64,7 +70,8 @@ class StartMedia:
     that (even) port, RTCP on the next one; report :class:`MediaFailed` when it cannot be bound.
     ``stream`` is the negotiated audio stream (remote address, payload types, telephone-event).
     ``dtmf_mode``: ``rfc4733`` relays digits as telephone-events, ``inband`` leaves them in the
-    audio.  ``digits_to_line``: digits received as RFC 4733 events are played in-band toward the
+    audio, ``sip-info`` too (the core sends the line's digits as SIP INFO, never through the
+    bridge).  ``digits_to_line``: digits received as RFC 4733 events are played in-band toward the
     line (``inband``) or reported as :class:`DigitFromMedia` for the core to signal out of band
     (``signal``).  ``to_line``/``to_rtp`` open the voice path (see the module docstring).
     ``line_codec`` is the frame format of the line's audio.
@@ -139,7 +146,21 @@ class StopMedia:
     call: str
 
 
-MediaCommand = StartMedia | UpdateMedia | SetVoicePath | PlayToLine | SendDigit | StopMedia
+@dataclass(frozen=True, slots=True)
+class JoinLines:
+    """Join the audio of two line calls of ``call`` (a hairpin): what one line says the other
+    hears, both ways, converted between their codecs; :class:`StopMedia` parts them."""
+
+    call: str
+    line: str
+    ref: str
+    far_line: str
+    far_ref: str
+
+
+MediaCommand = (
+    StartMedia | UpdateMedia | SetVoicePath | PlayToLine | SendDigit | StopMedia | JoinLines
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +171,18 @@ class Notice:
     call: str | None = None
 
 
-GatewayCommand = LineCommand | MediaCommand | Notice
+@dataclass(frozen=True, slots=True)
+class ResolveHost:
+    """Look ``name`` up (A/AAAA) and answer ``core.host_resolved(name, address or None, now)``.
+
+    Asked once per name while no answer is cached; the core gives up on it after its
+    ``name_lookup`` timer (the runtime's late answer still fills the cache).
+    """
+
+    name: str
+
+
+GatewayCommand = LineCommand | MediaCommand | Notice | ResolveHost
 
 
 # --------------------------------------------------------------------------- media events

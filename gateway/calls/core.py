@@ -34,18 +34,22 @@ from gateway.calls.commands import (
     MediaEvent,
     Notice,
     RegistrationSnapshot,
+    ResolveHost,
 )
 from gateway.calls.line_leg import LineLeg
 from gateway.calls.media_plan import PortPool
-from gateway.calls.plan import GatewayPlan
+from gateway.calls.names import NameCache
+from gateway.calls.plan import GatewayPlan, SipCredential
 from gateway.calls.registration import RegistrationClient
 from gateway.calls.sip_leg import (
     AnswerBye,
+    ResendAuthorized,
     Respond,
     RespondTo,
     SendAck,
     SendBye,
     SendCancel,
+    SendInfo,
     SendInvite,
     SipAction,
     SipLeg,
@@ -63,6 +67,7 @@ from gateway.line import (
     LineSeized,
     LineStatus,
 )
+from gateway.sip.auth_client import DigestClient
 from gateway.sip.endpoint import SipEndpoint
 from gateway.sip.events import (
     AckTimeout,
@@ -73,7 +78,7 @@ from gateway.sip.events import (
     ResponseReceived,
     ServerTransactionId,
 )
-from gateway.sip.routing import bare_host
+from gateway.sip.routing import bare_host, is_ip_address
 from gateway.trace import TraceEvent, TraceSink, discard
 
 __all__ = ["GatewayCore"]
@@ -110,7 +115,8 @@ class GatewayCore:
         self._commands: deque[GatewayCommand] = deque()
         self._ports = PortPool(plan.media.port_min, plan.media.port_max)
         # Dialogs of calls we forgot: a late retransmission of their 2xx is no new answer.
-        self._trust = TrustList(plan)
+        self._names = NameCache(plan.resolver, plan.name_ttl)
+        self._trust = TrustList(plan, self._names.lookup)
         self._registration = (
             RegistrationClient(plan, endpoint, rng=rng, notice=self._notice)
             if plan.registration is not None
@@ -158,6 +164,16 @@ class GatewayCore:
         if found is not None:
             self._run(found, partial(found.media_event, event, now), now)
             self.poll(now)
+
+    def host_resolved(self, name: str, address: str | None, now: float) -> None:
+        """The runtime's answer to :class:`ResolveHost`: ``name``'s address, None when it has
+        none; the calls waiting for it go on (and hunt on when it has none)."""
+        usable = self._names.store(name, address, now)
+        self._notice(f"{name} resolved to {usable}" if usable else f"{name} does not resolve")
+        for call in list(self._calls.values()):
+            if call.awaiting_name is not None and call.awaiting_name.lower() == name.lower():
+                self._run(call, partial(call.name_resolved, now), now)
+        self.poll(now)
 
     def get_timer(self) -> float | None:
         """The core's next deadline (its own timers only, not the endpoint's)."""
@@ -246,6 +262,20 @@ class GatewayCore:
         self._sequence += 1
         return f"{self._node}:{self._sequence}"
 
+    def name_pending(self, name: str, now: float) -> bool:
+        """True when ``name`` must be looked up before a call can use it (the runtime has been
+        asked, now or by an earlier call); False when its answer is known or nobody looks names
+        up (``plan.lookup_names`` off: a name the resolver does not know stays unresolved)."""
+        names = self._names
+        if not self._plan.lookup_names or is_ip_address(name) or names.known(name, now):
+            return False
+        if names.ask(name):
+            self._commands.append(ResolveHost(name))
+        return True
+
+    def resolve_name(self, name: str) -> str | None:
+        return self._names.lookup(name)
+
     def allocate_port(self) -> int | None:
         return self._ports.allocate()
 
@@ -259,6 +289,15 @@ class GatewayCore:
         for address in self._endpoint.listeners.values():
             return bare_host(address[0])
         return self._plan.media.address
+
+    def digest_client(self, credential: SipCredential) -> DigestClient:
+        return DigestClient(
+            credential.username,
+            credential.password,
+            rng=self._rng,
+            trace=self._trace,
+            node=self._node,
+        )
 
     def note(self, text: str, call_id: str | None, now: float) -> None:
         if self._trace is not discard:
@@ -336,6 +375,21 @@ class GatewayCore:
             )
         elif isinstance(action, AnswerBye) and leg.bye is not None:
             endpoint.respond(leg.bye, 200, now)
+        elif isinstance(action, ResendAuthorized):
+            resent = endpoint.resend_with_credentials(action.transaction, action.credentials, now)
+            leg.auth_sent[resent] = action.credentials
+            if leg.invite == action.transaction:
+                leg.invite = resent
+            elif leg.bye_out == action.transaction:
+                leg.bye_out = resent
+            elif leg.info_out == action.transaction:
+                leg.info_out = resent
+        elif isinstance(action, SendInfo):
+            if leg.dialog is None:
+                raise LocalProtocolError("no dialog for INFO")
+            leg.info_out = endpoint.send_in_dialog(
+                leg.dialog, "INFO", now, body=action.body, content_type=action.content_type
+            )
 
     def _run(self, call: Call, handler: Callable[[], None], now: float) -> None:
         """Let one call handle one input; its failure stays its own (cleared with cause 41)."""

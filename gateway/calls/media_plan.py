@@ -7,8 +7,8 @@
   SDP :class:`~gateway.sdp.offer_answer.Capabilities` of our offer or answer: codecs in the
   peer's preference order, telephone-event only with ``dtmf-relay rtp-nte``;
 * :func:`dtmf_mode_for` -- RFC 4733 relay when the peer wants it and the far end accepted
-  telephone-event, in-band otherwise (``sip-notify``/``sip-info`` relay is not sent by gwemu:
-  such peers fall back to in-band).
+  telephone-event, else SIP INFO (``application/dtmf-relay``) when the peer lists ``sip-info``,
+  in-band otherwise (``sip-notify`` is not sent by gwemu: such peers fall back to in-band).
 """
 
 from __future__ import annotations
@@ -68,6 +68,8 @@ def dtmf_mode_for(peer: VoipDialPeer, stream: NegotiatedStream) -> DtmfMode:
         stream.send_telephone_event is not None or stream.receive_telephone_event is not None
     ):
         return "rfc4733"
+    if DtmfRelay.SIP_INFO in peer.dtmf_relay:
+        return "sip-info"
     return "inband"
 
 

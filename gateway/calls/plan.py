@@ -27,6 +27,7 @@ __all__ = [
     "MediaSettings",
     "RegistrationSettings",
     "Resolver",
+    "SipCredential",
     "SipTarget",
     "numeric_only",
 ]
@@ -76,7 +77,8 @@ class CallTimers:
     (well inside the peer's 32 s Timer F).  ``release``: the most a line may take to report
     :class:`~gateway.line.LineReleased` after we cleared it before the core forgets the call.
     ``station_lockout``: how long a failed station call plays busy tone before the core clears
-    the line (the adapter's own lock-out takes over).
+    the line (the adapter's own lock-out takes over).  ``name_lookup``: how long a call waits
+    for the runtime to resolve a ``dns:`` session target before it hunts on.
     """
 
     initial_digit: float = DEFAULT_INITIAL_TIMEOUT
@@ -87,6 +89,7 @@ class CallTimers:
     bye_answer: float = 4.0
     release: float = 30.0
     station_lockout: float = 60.0
+    name_lookup: float = 5.0
 
     def __post_init__(self) -> None:
         for name in (
@@ -98,6 +101,7 @@ class CallTimers:
             "bye_answer",
             "release",
             "station_lockout",
+            "name_lookup",
         ):
             value = getattr(self, name)
             if not value > 0:
@@ -163,6 +167,27 @@ class RegistrationSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SipCredential:
+    """Digest credentials for requests the gateway originates (IOS ``sip-ua`` /
+    ``authentication username U password P realm R``).
+
+    ``realm`` None: used for any realm no other credential names.
+    """
+
+    username: str
+    password: str
+    realm: str | None = None
+
+    def __post_init__(self) -> None:
+        if not self.username:
+            raise ConfigError("a SIP credential needs a user name")
+        if not self.password:
+            raise ConfigError(f"SIP credential {self.username!r} needs a password")
+        if self.realm is not None and not self.realm:
+            raise ConfigError(f"SIP credential {self.username!r}: empty realm")
+
+
+@dataclass(frozen=True, slots=True)
 class ForwardRule:
     """Cisco ``call-forward``: a call to ``number`` that meets a busy line or is not answered
     goes on to another number.  ``number`` is the called number after inbound translation;
@@ -188,7 +213,12 @@ class GatewayPlan:
     ``trusted_sources``: addresses or networks (``10.0.0.0/24``) besides the dial-peer session
     targets, the registrar and the SIP server from which INVITEs are accepted while
     ``toll_fraud_protection`` is on (IOS ``ip address trusted list``).  ``forward_limit`` caps
-    how many times one call is forwarded.
+    how many times one call is forwarded.  ``credentials`` answer digest challenges to the
+    requests of our calls (by realm; the registration's user and password are the default).
+    ``resolver`` answers host names at once (a static table; numeric addresses only by
+    default); with ``lookup_names`` the names it does not know are asked of the runtime
+    (:class:`~gateway.calls.commands.ResolveHost`) at call time and its answers, found or not,
+    are kept ``name_ttl`` seconds.
     """
 
     node: str
@@ -205,6 +235,9 @@ class GatewayPlan:
     forwarding: tuple[ForwardRule, ...] = ()
     forward_limit: int = 3
     resolver: Resolver = numeric_only
+    credentials: tuple[SipCredential, ...] = ()
+    lookup_names: bool = False
+    name_ttl: float = 30.0
 
     def __post_init__(self) -> None:
         names = [line.name for line in self.lines]
@@ -224,6 +257,11 @@ class GatewayPlan:
             raise ConfigError("registration needs a registrar")
         if self.forward_limit < 0:
             raise ConfigError("forward_limit cannot be negative")
+        if not self.name_ttl >= 0:
+            raise ConfigError("name_ttl cannot be negative")
+        realms = [credential.realm for credential in self.credentials]
+        if len(set(realms)) != len(realms):
+            raise ConfigError("two SIP credentials are for the same realm")
 
     def line(self, name: str) -> LineInfo | None:
         for line in self.lines:

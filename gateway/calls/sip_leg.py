@@ -17,10 +17,16 @@ Both: ``hangup`` sends BYE (after the ACK: a UAC in ``answered`` acknowledges fi
 ``accepted`` waits for the ACK, RFC 3261 s15), ``bye_received`` holds the peer's BYE until the
 line released (flow 1: 200 OK after RELEASE), ``close`` answers it, ``bye_done`` ends our BYE,
 ``lost`` forgets a dialog the network already ended.
+
+Digest challenges (RFC 3261 s22.2): ``invite_challenged`` sends our INVITE again with
+credentials (back to ``calling``: a new transaction), ``request_challenged`` does the same for
+a BYE or INFO inside the dialog; the call decides whether a challenge is answered at all
+(:mod:`gateway.calls.authentication`).
 """
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 from typing import Final, Literal
 
@@ -31,6 +37,7 @@ from gateway.calls.causes import Reason
 from gateway.calls.machine import LegMachine
 from gateway.sdp.description import SessionDescription
 from gateway.sdp.offer_answer import NegotiatedStream
+from gateway.sip.auth_client import DigestClient
 from gateway.sip.events import ClientTransactionId, DialogId, ServerTransactionId
 from gateway.sip.message import Request
 from gateway.sip.routing import Hop
@@ -41,11 +48,13 @@ __all__ = [
     "SIP_STATES",
     "SIP_TRANSITIONS",
     "AnswerBye",
+    "ResendAuthorized",
     "Respond",
     "RespondTo",
     "SendAck",
     "SendBye",
     "SendCancel",
+    "SendInfo",
     "SendInvite",
     "SipAction",
     "SipLeg",
@@ -94,6 +103,19 @@ SIP_TRANSITIONS: Final = (
         "after": "_send_cancel",
     },
     {"trigger": "rejected", "source": [*_UAC_PENDING, "cancelling"], "dest": "terminated"},
+    {
+        "trigger": "invite_challenged",
+        "source": list(_UAC_PENDING),
+        "dest": "calling",
+        "after": "_resend_authorized",
+    },
+    {"trigger": "send_info", "source": "confirmed", "dest": None, "after": "_send_info"},
+    {
+        "trigger": "request_challenged",
+        "source": ["confirmed", "terminating"],
+        "dest": None,
+        "after": "_resend_authorized",
+    },
     # UAS
     {"trigger": "invited", "source": "idle", "dest": "invited", "after": "_send_trying"},
     {"trigger": "ring", "source": list(_UAS_PENDING), "dest": "ringing", "after": "_respond"},
@@ -183,7 +205,33 @@ class AnswerBye:
     """200 OK to the BYE the leg holds (flow 1: once the line released)."""
 
 
-SipAction = SendInvite | Respond | RespondTo | SendAck | SendCancel | SendBye | AnswerBye
+@dataclass(frozen=True, slots=True)
+class SendInfo:
+    """An INFO inside the dialog carrying ``body`` of type ``content_type``."""
+
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class ResendAuthorized:
+    """Send the request ``transaction`` carried again, with digest ``credentials``."""
+
+    transaction: ClientTransactionId
+    credentials: tuple[tuple[str, str], ...]
+
+
+SipAction = (
+    SendInvite
+    | Respond
+    | RespondTo
+    | SendAck
+    | SendCancel
+    | SendBye
+    | AnswerBye
+    | SendInfo
+    | ResendAuthorized
+)
 
 
 def reason_value(cause: int) -> str:
@@ -198,10 +246,16 @@ class SipLeg:
     server for a UAS); ``dialog`` the dialog once a response created one; ``bye`` the server
     transaction of a BYE we hold.  ``local_sdp`` / ``remote_sdp`` are the last descriptions each
     side sent, ``offer`` our pending offer, ``stream`` the negotiated audio stream.
+    ``info_out`` is our INFO awaiting its answer, ``info_queue`` the DTMF digits (and their
+    durations) waiting for it (Cisco sends one INFO at a time).
+    ``digest`` answers the challenges of this leg's requests (created at the first one);
+    ``auth_sent`` keeps the credentials each re-sent request carried (a second challenge to
+    them is a refusal).
     """
 
     __slots__ = (
         "ack_sdp",
+        "auth_sent",
         "bye",
         "bye_out",
         "bye_wanted",
@@ -209,6 +263,9 @@ class SipLeg:
         "cause",
         "dial_peer",
         "dialog",
+        "digest",
+        "info_out",
+        "info_queue",
         "invite",
         "local_port",
         "local_sdp",
@@ -253,6 +310,10 @@ class SipLeg:
         self.cause: int | None = None
         self.status: int | None = None
         self.outbox: list[SipAction] = []
+        self.digest: DigestClient | None = None
+        self.info_out: ClientTransactionId | None = None
+        self.info_queue: deque[tuple[str, int]] = deque()
+        self.auth_sent: dict[ClientTransactionId, tuple[tuple[str, str], ...]] = {}
 
     @property
     def done(self) -> bool:
@@ -303,6 +364,14 @@ class SipLeg:
 
     def _answer_bye(self, event: EventData) -> None:
         self.outbox.append(AnswerBye())
+
+    def _send_info(self, event: EventData) -> None:
+        self.outbox.append(SendInfo(event.kwargs["content_type"], event.kwargs["body"]))
+
+    def _resend_authorized(self, event: EventData) -> None:
+        self.outbox.append(
+            ResendAuthorized(event.kwargs["transaction"], event.kwargs["credentials"])
+        )
 
 
 SIP_MACHINE: Final = LegMachine(SIP_STATES, SIP_TRANSITIONS, "idle")

@@ -16,10 +16,10 @@ import ipaddress
 from dataclasses import dataclass
 
 from gateway.calls.dialpeer import VoipDialPeer
-from gateway.calls.plan import SIP_PORT, GatewayPlan, SipTarget
+from gateway.calls.plan import SIP_PORT, GatewayPlan, Resolver, SipTarget
 from gateway.sip.routing import Hop, bare_host, is_ip_address
 
-__all__ = ["TrustList", "Unreachable", "target_hop"]
+__all__ = ["TrustList", "Unreachable", "target_hop", "target_host"]
 
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -35,22 +35,31 @@ def _server(plan: GatewayPlan, kind: str) -> SipTarget | None:
     return plan.registrar if kind == "registrar" else plan.sip_server
 
 
-def target_hop(peer: VoipDialPeer, plan: GatewayPlan) -> Hop | Unreachable:
-    """The hop an INVITE over ``peer`` goes to, or why there is none."""
+def target_host(peer: VoipDialPeer, plan: GatewayPlan) -> tuple[str, int | None] | Unreachable:
+    """The host (name or address) and port ``peer``'s session target names."""
     target = peer.session_target
     if target is None:
         return Unreachable(f"dial-peer {peer.tag} has no session target")
-    port = target.port
     if target.kind in ("registrar", "sip-server"):
         server = _server(plan, target.kind)
         if server is None:
             return Unreachable(f"dial-peer {peer.tag}: session target {target.kind} is not set")
-        host: str | None = server.host
-        port = server.port
-    else:
-        host = target.host
-    assert host is not None  # SessionTarget guarantees a host for address kinds
-    address = bare_host(host) if is_ip_address(host) else plan.resolver(host)
+        return server.host, server.port
+    assert target.host is not None  # SessionTarget guarantees a host for address kinds
+    return target.host, target.port
+
+
+def target_hop(
+    peer: VoipDialPeer, plan: GatewayPlan, resolver: Resolver | None = None
+) -> Hop | Unreachable:
+    """The hop an INVITE over ``peer`` goes to, or why there is none; names go through
+    ``resolver`` (default: the plan's)."""
+    found = target_host(peer, plan)
+    if isinstance(found, Unreachable):
+        return found
+    host, port = found
+    resolve = resolver or plan.resolver
+    address = bare_host(host) if is_ip_address(host) else resolve(host)
     if address is None or not is_ip_address(address):
         return Unreachable(f"dial-peer {peer.tag}: cannot resolve {host!r}")
     return Hop(peer.session_transport, (bare_host(address), port or SIP_PORT))
@@ -59,10 +68,11 @@ def target_hop(peer: VoipDialPeer, plan: GatewayPlan) -> Hop | Unreachable:
 class TrustList:
     """Decides whether an INVITE's source address may place calls through this gateway."""
 
-    __slots__ = ("_addresses", "_names", "_networks", "_plan")
+    __slots__ = ("_addresses", "_names", "_networks", "_plan", "_resolver")
 
-    def __init__(self, plan: GatewayPlan) -> None:
+    def __init__(self, plan: GatewayPlan, resolver: Resolver | None = None) -> None:
         self._plan = plan
+        self._resolver = resolver or plan.resolver
         self._networks: tuple[IpNetwork, ...] = tuple(
             ipaddress.ip_network(source, strict=False) for source in plan.trusted_sources
         )
@@ -96,7 +106,7 @@ class TrustList:
             return True
         # Names resolve at check time: the runtime's resolver may learn them late.
         for name in self._names:
-            resolved = self._plan.resolver(name)
+            resolved = self._resolver(name)
             if resolved is not None and is_ip_address(resolved) and _normal(resolved) == address:
                 return True
         return False

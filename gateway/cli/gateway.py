@@ -1,4 +1,4 @@
-"""``gwemu gateway``: run a gateway (Q.931 trunks and station lines <-> SIP), and look inside one.
+"""``gwemu gateway``: run a gateway (Q.931 trunks, station and modem lines <-> SIP), look inside.
 
     gwemu gateway --config examples/gw-a.toml           run (Ctrl-C or SIGTERM stops it cleanly)
     gwemu gateway --config examples/gw-a.toml --check   validate the file and exit
@@ -44,7 +44,7 @@ _FOLLOW_PERIOD = 0.2
 def register(subparsers: Any) -> None:
     parser: argparse.ArgumentParser = subparsers.add_parser(
         "gateway",
-        help="run a gateway (Q.931 trunks, station lines <-> SIP) or show a running one",
+        help="run a gateway (Q.931 trunks, station and modem lines <-> SIP) or show a running one",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -111,7 +111,8 @@ def _run(args: argparse.Namespace) -> int:
 def _summary(path: str, config: GatewayConfig) -> str:
     peers = len(config.dial_peer.pots) + len(config.dial_peer.voip)
     return (f"{path}: {config.name}: {len(config.trunk)} trunks, {len(config.station)} station "
-            f"lines, {peers} dial-peers, SIP on {config.sip.listen} "
+            f"lines, {len(config.modem)} modem lines, {peers} dial-peers, "
+            f"SIP on {config.sip.listen} "
             f"({'/'.join(config.sip.transports)})")
 
 

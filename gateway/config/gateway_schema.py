@@ -58,6 +58,7 @@ from gateway.calls.plan import (
     GatewayPlan,
     MediaSettings,
     RegistrationSettings,
+    SipCredential,
     SipTarget,
 )
 from gateway.calls.translation import (
@@ -76,6 +77,8 @@ from gateway.line import LineInfo
 from gateway.media.tones import TONE_PLANS
 from gateway.sip.timers import TimerConfig
 from hardware.protocols.fxs_line import FxsLineConfig
+from hardware.protocols.quirks import PROFILES as MODEM_PROFILES
+from hardware.protocols.voice_modem import VoiceModemConfig
 from pbx_sim.q931 import NumberingPlan, NumberType, Q931Timers
 
 Transport = Literal["udp", "tcp"]
@@ -362,16 +365,7 @@ class StationSection:
     def __post_init__(self) -> None:
         if not self.name:
             raise ConfigError("a station line needs a name", key="name")
-        device = self.device
-        if device.startswith(DEVICE_SCHEMES):
-            rest = device.split("://", 1)[1]
-            try:
-                SocketAddress.parse(rest)
-            except ValueError as exc:
-                raise ConfigError(f"device {device!r}: {exc}", key="device") from None
-        elif not device.startswith("/"):
-            raise ConfigError("expected socket://HOST:PORT, rfc2217://HOST:PORT or /dev/...",
-                              key="device")
+        _check_device(self.device)
         _check_number(self.number, "number")
         if len(self.ring_cadence) % 2 or any(step <= 0 for step in self.ring_cadence):
             raise ConfigError("a cadence is on/off pairs of positive milliseconds",
@@ -381,6 +375,72 @@ class StationSection:
         """What the FXS board driver (hardware/drivers/fxs_board.py) runs with."""
         return FxsLineConfig(line=self.name, ring_cadence=self.ring_cadence, audio=self.audio,
                              audio_codec=self.audio_codec, raw_pulses=self.raw_pulses)
+
+
+def _check_device(device: str) -> None:
+    """A serial line's ``device``: a path, or ``socket://`` / ``rfc2217://`` HOST:PORT."""
+    if device.startswith(DEVICE_SCHEMES):
+        try:
+            SocketAddress.parse(device.split("://", 1)[1])
+        except ValueError as exc:
+            raise ConfigError(f"device {device!r}: {exc}", key="device") from None
+    elif not device.startswith("/"):
+        raise ConfigError("expected socket://HOST:PORT, rfc2217://HOST:PORT or /dev/...",
+                          key="device")
+
+
+@dataclass(frozen=True, slots=True)
+class ModemSection:
+    """An FXO line: a V.253 voice modem on a PBX extension or ATA port (docs/lab-guide.md).
+
+    A call ringing on the line is routed to ``connection-plar`` (``number`` when absent), with
+    the caller ID the modem reports as calling number; a pots dial-peer with ``port`` set to this
+    line dials out on it."""
+
+    name: str = setting(doc="line name (dial-peer pots ``port``, show calls)")
+    device: str = setting(doc="serial device path, socket://HOST:PORT or rfc2217://HOST:PORT")
+    number: str = setting(doc="the line's own number (pots dial-peers, registration)")
+    connection_plar: str | None = setting(
+        default=None, doc="where calls arriving on the line go (IOS connection plar); "
+                          "default: number")
+    profile: str = setting(default="v253",
+                           doc=f"chipset quirks: {', '.join(sorted(MODEM_PROFILES))}")
+    country_code: str | None = setting(default=None,
+                                       doc="ITU-T T.35 country code for AT+GCI, two hex digits")
+    prefer_alaw: bool = setting(default=False, doc="ask the modem for A-law before mu-law")
+    caller_id_wait: Duration = setting(default=4.5,
+                                       doc="after the first RING, wait this long for caller ID")
+    silence_timeout: Duration | None = setting(
+        default=20.0, doc="silence this long counts as the far end hanging up (none: never)")
+    baud_rate: Annotated[int, InRange(1200, 4000000)] | None = setting(
+        default=None, doc="serial speed (default: the profile's)")
+    flow_control: Literal["none", "rtscts", "xonxoff"] = setting(default="none",
+                                                                 doc="serial flow control")
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            raise ConfigError("a modem line needs a name", key="name")
+        _check_device(self.device)
+        _check_number(self.number, "number")
+        if self.connection_plar is not None:
+            _check_number(self.connection_plar, "connection-plar")
+        if self.profile.lower() not in MODEM_PROFILES:
+            raise ConfigError(f"unknown modem profile (known: {', '.join(sorted(MODEM_PROFILES))})",
+                              key="profile")
+        self.line_config()
+
+    def line_config(self) -> VoiceModemConfig:
+        """What the voice-modem driver (hardware/drivers/voice_modem.py) runs with."""
+        try:
+            return VoiceModemConfig(line=self.name, number=self.connection_plar or self.number,
+                                    quirks=MODEM_PROFILES[self.profile.lower()],
+                                    country_code=self.country_code,
+                                    prefer_alaw=self.prefer_alaw,
+                                    caller_id_wait=self.caller_id_wait,
+                                    silence_timeout=self.silence_timeout)
+        except ConfigError as exc:
+            key = {"country_code": "country-code"}.get(exc.key or "", "caller-id-wait")
+            raise ConfigError(exc.message, key=key) from None
 
 
 @dataclass(frozen=True, slots=True)
@@ -553,6 +613,28 @@ class RegistrationSection:
 
 
 @dataclass(frozen=True, slots=True)
+class CredentialSection:
+    """IOS ``sip-ua`` / ``authentication username U password P realm R``: digest credentials
+    for 401/407 challenges to the gateway's INVITEs, BYEs and INFOs.  An entry without realm
+    answers any realm no other entry names; without a fitting entry the ``[registration]``
+    user name and password are used."""
+
+    username: str = setting(doc="digest user name")
+    password: str = setting(doc="digest password")
+    realm: str | None = setting(default=None, doc="the challenge realm it answers (default: any)")
+
+    def __post_init__(self) -> None:
+        for key, value in (("username", self.username), ("password", self.password),
+                           ("realm", self.realm)):
+            if value is not None and (not value or any(c in value for c in '"\r\n')):
+                raise ConfigError("must be non-empty text without quotes or line breaks",
+                                  key=key)
+
+    def credential(self) -> SipCredential:
+        return SipCredential(self.username, self.password, self.realm)
+
+
+@dataclass(frozen=True, slots=True)
 class ForwardingSection:
     """IOS ``call-forward busy|noan``: calls to ``number`` (empty: any of ours) that meet a busy
     line or ring unanswered go on to another number."""
@@ -586,6 +668,7 @@ class GatewayConfig:
     media: MediaSection = setting(default=MediaSection(), doc="RTP")
     trunk: tuple[TrunkSection, ...] = setting(default=(), doc="Q.931 trunks")
     station: tuple[StationSection, ...] = setting(default=(), doc="analog station lines")
+    modem: tuple[ModemSection, ...] = setting(default=(), doc="voice-modem (FXO) lines")
     dial_peer: DialPeers = setting(default=DialPeers(), key="dial-peer")
     translation: TranslationSection = setting(default=TranslationSection())
     cause_map: CauseMapSection = setting(default=CauseMapSection(), key="cause-map")
@@ -595,6 +678,8 @@ class GatewayConfig:
     sip_server: ServerTarget | None = setting(default=None, key="sip-server",
                                               doc="session-target sip-server (IOS sip-ua)")
     forwarding: tuple[ForwardingSection, ...] = setting(default=(), doc="call-forward rules")
+    authentication: tuple[CredentialSection, ...] = setting(
+        default=(), doc="digest credentials for challenged INVITEs (IOS sip-ua authentication)")
     forward_limit: Annotated[int, InRange(0, 10)] = setting(
         default=3, doc="times one call may be forwarded")
 
@@ -609,6 +694,7 @@ class GatewayConfig:
         names: list[tuple[str, str]] = [(f"trunk[{i}].name", t.name)
                                         for i, t in enumerate(self.trunk)]
         names += [(f"station[{i}].name", s.name) for i, s in enumerate(self.station)]
+        names += [(f"modem[{i}].name", m.name) for i, m in enumerate(self.modem)]
         seen: set[str] = set()
         for key, name in names:
             if name in seen:
@@ -616,7 +702,7 @@ class GatewayConfig:
             seen.add(name)
         for index, peer in enumerate(self.dial_peer.pots):
             if peer.port is not None and peer.port not in seen:
-                raise ConfigError(f"no trunk or station line named {peer.port!r} (lines: "
+                raise ConfigError(f"no trunk, station or modem line named {peer.port!r} (lines: "
                                   f"{', '.join(sorted(seen)) or 'none'})",
                                   key=f"dial-peer.pots[{index}].port")
         for index, voip in enumerate(self.dial_peer.voip):
@@ -633,6 +719,13 @@ class GatewayConfig:
             self.dial_plan()
         except ConfigError as exc:
             raise ConfigError(exc.message, key="dial-peer") from None
+        realms: set[str | None] = set()
+        for index, entry in enumerate(self.authentication):
+            if entry.realm in realms:
+                what = f"realm {entry.realm!r}" if entry.realm else "any realm (no realm given)"
+                raise ConfigError(f"a second credential for {what}",
+                                  key=f"authentication[{index}].realm")
+            realms.add(entry.realm)
         self.plan()  # the core's own checks, at this table
 
     # --- what the runtime builds from it ------------------------------------------------------
@@ -657,13 +750,15 @@ class GatewayConfig:
             sip_server=None if self.sip_server is None else self.sip_server.sip_target(),
             forwarding=tuple(rule.rule() for rule in self.forwarding),
             forward_limit=self.forward_limit,
+            credentials=tuple(entry.credential() for entry in self.authentication),
         )
 
     def lines(self) -> tuple[LineInfo, ...]:
         trunks = [LineInfo(t.name, "trunk", t.numbers, len(t.settings().b_channels()))
                   for t in self.trunk]
         stations = [LineInfo(s.name, "station", (s.number,)) for s in self.station]
-        return (*trunks, *stations)
+        modems = [LineInfo(m.name, "fxo", (m.number,)) for m in self.modem]
+        return (*trunks, *stations, *modems)
 
     def trunk_settings(self) -> tuple[Q931TrunkSettings, ...]:
         return tuple(trunk.settings() for trunk in self.trunk)
@@ -672,6 +767,7 @@ class GatewayConfig:
         """Every E.164 number behind the gateway's lines, in configuration order."""
         numbers = [n for trunk in self.trunk for n in trunk.numbers]
         numbers += [station.number for station in self.station]
+        numbers += [modem.number for modem in self.modem]
         return tuple(dict.fromkeys(numbers))
 
 

@@ -11,8 +11,10 @@ Tones for station lines (:class:`~gateway.calls.commands.PlayToLine`) play throu
 20 ms frames to the line audio on its own clock (dial tone before any SDP exists).
 
 Bridge events go back to the core as :data:`~gateway.calls.commands.MediaEvent` values: a digit
-(:class:`DigitFromMedia`), RTP silence (:class:`MediaTimedOut`), a port that cannot be bound or
-a line without audio (:class:`MediaFailed`).
+(:class:`DigitFromMedia`; on ``sip-info`` calls the line's in-band digits are caught before the
+bridge by :class:`~gateway.runtime.line_digits.DigitCatchingLine`), RTP silence
+(:class:`MediaTimedOut`), a port that cannot be bound or a line without audio
+(:class:`MediaFailed`).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Final
 from gateway.aio.rtp import LocalLine, PortRange, RtpTransport, start_bridge
 from gateway.calls.commands import (
     DigitFromMedia,
+    JoinLines,
     MediaCommand,
     MediaEvent,
     MediaFailed,
@@ -52,6 +55,8 @@ from gateway.media.bridge_paths import line_format
 from gateway.media.codecs import CodecUnavailableError
 from gateway.media.rtp_session import MediaTimeout, RtpSessionConfig
 from gateway.media.tones import Tone, ToneGenerator
+from gateway.runtime.line_digits import DigitCatchingLine
+from gateway.runtime.line_join import LineJoin
 from gateway.sdp.offer_answer import NegotiatedStream
 from gateway.trace import TraceSink, discard
 
@@ -176,6 +181,7 @@ class MediaManager:
         self._rng = rng
         self._trace = trace
         self._calls: dict[str, CallMedia] = {}
+        self._joins: dict[str, LineJoin] = {}  # hairpin calls: line to line, no RTP
         self._tasks: set[asyncio.Task[None]] = set()
 
     @property
@@ -189,6 +195,9 @@ class MediaManager:
             self._play(command)
         elif isinstance(command, StopMedia):
             self._stop(command.call)
+            return
+        elif isinstance(command, JoinLines):
+            self._join(command)
             return
         media = self._calls.get(command.call)
         if media is None:
@@ -217,7 +226,7 @@ class MediaManager:
                 media.transport.wake()
 
     async def close(self) -> None:
-        for call in list(self._calls):
+        for call in [*self._calls, *self._joins]:
             self._stop(call)
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -267,12 +276,17 @@ class MediaManager:
         if line is None:
             # A line without voice (a signalling-only trunk): RTP still flows, with silence.
             line = LocalLine(command.line_codec)
+        if command.dtmf_mode == "sip-info":
+            call = media.call
+            line = DigitCatchingLine(line, lambda digit, duration: self._report(
+                call, DigitFromMedia(digit, "line", "inband", duration)))
         tone = media.player.stop() if media.player is not None else media.tone
         media.player = None
         stream = media.stream or command.stream
         config = BridgeConfig(
             line_codec=line.codec,
-            dtmf_mode=command.dtmf_mode,
+            # sip-info digits never pass through the bridge: call control sends them as INFO.
+            dtmf_mode="inband" if command.dtmf_mode == "sip-info" else command.dtmf_mode,
             digits_to_line=command.digits_to_line,
             to_line=media.to_line,
             to_rtp=media.to_rtp,
@@ -317,7 +331,18 @@ class MediaManager:
         if audio is not None:
             media.player = LinePlayer(asyncio.get_running_loop(), audio, source)
 
+    def _join(self, command: JoinLines) -> None:
+        if command.call in self._joins or not self._options.enabled:
+            return
+        line = self._audio(command.line, command.ref)
+        far = self._audio(command.far_line, command.far_ref)
+        if line is not None and far is not None:  # signalling-only lines carry no audio
+            self._joins[command.call] = LineJoin(line, far)
+
     def _stop(self, call: str) -> None:
+        join = self._joins.pop(call, None)
+        if join is not None:
+            join.close()
         media = self._calls.pop(call, None)
         if media is None:
             return

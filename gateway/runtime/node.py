@@ -5,8 +5,9 @@ Composition only; every decision is elsewhere:
 * :class:`~gateway.sip.endpoint.SipEndpoint` on :class:`~gateway.aio.sip_transport.SipTransport`
   sockets (UDP and/or TCP), whose one timer also carries call control's deadlines;
 * one :class:`~gateway.aio.q931_trunk.Q931Trunk` per ``[[trunk]]`` and one
-  :class:`~hardware.drivers.fxs_board.FxsBoardAdapter` per ``[[station]]`` (plus any adapters a
-  test passes in), each a :class:`~gateway.line.LineAdapter`;
+  :class:`~hardware.drivers.fxs_board.FxsBoardAdapter` per ``[[station]]``, one
+  :class:`~hardware.drivers.voice_modem.VoiceModemAdapter` per ``[[modem]]`` (plus any adapters
+  a test passes in), each a :class:`~gateway.line.LineAdapter`;
 * :class:`~gateway.calls.core.GatewayCore`, the sans-IO call control, fed with line events,
   SIP events, media events and its timer; its commands are routed to the adapter of their line
   (:data:`~gateway.line.LineCommand`), to the :class:`~gateway.runtime.media.MediaManager`
@@ -24,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, Final
 
 from gateway.aio.control import ControlAddress, ControlServer, Handler
@@ -31,9 +33,11 @@ from gateway.aio.q931_trunk import Q931Trunk, TrunkNote
 from gateway.aio.sip_transport import SipTransport
 from gateway.calls.commands import (
     GatewayCommand,
+    JoinLines,
     MediaEvent,
     Notice,
     PlayToLine,
+    ResolveHost,
     SendDigit,
     SetVoicePath,
     StartMedia,
@@ -41,11 +45,13 @@ from gateway.calls.commands import (
     UpdateMedia,
 )
 from gateway.calls.core import GatewayCore
+from gateway.calls.sip_messages import GATEWAY_CAPABILITIES
 from gateway.config.gateway_schema import GatewayConfig
 from gateway.errors import LocalProtocolError
 from gateway.line import LineAdapter, LineAudio, LineEvent, LineInfo, LineStatus
 from gateway.media.tones import tone_plan
 from gateway.runtime.media import MediaManager, MediaOptions
+from gateway.runtime.names import NameLookups
 from gateway.runtime.show import (
     call_record,
     dial_peer_records,
@@ -57,10 +63,12 @@ from gateway.sip.endpoint import EndpointConfig, SipEndpoint
 from gateway.sip.events import EndpointEvent
 from gateway.trace import TraceEvent, TraceSink
 from hardware.drivers.fxs_board import FxsBoardAdapter
+from hardware.drivers.voice_modem import VoiceModemAdapter
 
 __all__ = ["GatewayNode"]
 
-_MEDIA_COMMANDS: Final = (StartMedia, UpdateMedia, SetVoicePath, PlayToLine, SendDigit, StopMedia)
+_MEDIA_COMMANDS: Final = (StartMedia, UpdateMedia, SetVoicePath, PlayToLine, SendDigit, StopMedia,
+                          JoinLines)
 _ARROWS: Final = {"in": "<-", "out": "->", "drop": "xx"}
 # The signalling of both sides: SIP, and Q.931 trunks or FXS boards (their commands and reports;
 # a board's bare "OK" acknowledgements are left out).
@@ -127,6 +135,7 @@ class GatewayNode:
         self.core: GatewayCore | None = None
         self.endpoint: SipEndpoint | None = None
         self.media: MediaManager | None = None
+        self._names: NameLookups | None = None
         self._sip: SipTransport | None = None
         self._control: ControlServer | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -149,13 +158,18 @@ class GatewayNode:
             endpoint = SipEndpoint(
                 EndpointConfig(node=self.name, timers=config.sip.timer_config(),
                                user_agent=config.sip.user_agent,
-                               advertised_host=config.sip.advertised_host),
+                               advertised_host=config.sip.advertised_host,
+                               # INFO with application/dtmf-relay bodies (dtmf-relay sip-info)
+                               capabilities=GATEWAY_CAPABILITIES),
                 rng=self._rng, trace=self.trace)
             self.endpoint = endpoint
             lines: list[LineInfo] = [info for adapter in self.adapters.values()
                                      for info in adapter.lines()]
-            self.core = GatewayCore(config.plan(tuple(lines)), endpoint, rng=self._rng,
-                                    trace=self.trace, node=self.name)
+            # dns: session targets are looked up at call time, on this loop (NameLookups).
+            plan = replace(config.plan(tuple(lines)), lookup_names=True)
+            self.core = GatewayCore(plan, endpoint, rng=self._rng, trace=self.trace,
+                                    node=self.name)
+            self._names = NameLookups(loop, self._name_answer)
             self.media = MediaManager(
                 audio=self._line_audio, report=self._media_event,
                 tones=tone_plan(config.tone_plan),
@@ -190,11 +204,14 @@ class GatewayNode:
         if loop is None:
             return
         core = self.core
-        if core is not None and self._sip is not None and core.live_calls:
+        if core is not None and self._sip is not None:
+            # Clear the calls and take the registrations back (Expires: 0, RFC 3261 §10.2.2):
+            # a registrar left holding our bindings keeps routing calls to a process that is gone.
             core.shutdown(self.now())
             self._kick()
             deadline = loop.time() + grace
-            while core.live_calls and loop.time() < deadline:
+            while (core.live_calls or any(r.state == "registered" for r in core.registrations())) \
+                    and loop.time() < deadline:
                 await asyncio.sleep(0.02)
         for adapter in self.adapters.values():
             try:
@@ -203,6 +220,9 @@ class GatewayNode:
                 self._say(f"line {adapter.name}: stop failed: {exc}")
         if self.media is not None:
             await self.media.close()
+        if self._names is not None:
+            await self._names.close()
+            self._names = None
         if self._control is not None:
             await self._control.close()
             self._control = None
@@ -255,6 +275,8 @@ class GatewayNode:
                              f"({settings.side} side)")
         for station in self.config.station:
             parts.append(f"station {station.name} on {station.device}")
+        for modem in self.config.modem:
+            parts.append(f"modem {modem.name} on {modem.device}")
         if self.control_address is not None:
             parts.append(f"control {self.control_address}")
         media = "with media" if self._media_on else "signalling only"
@@ -273,6 +295,10 @@ class GatewayNode:
                 station.line_config(), station.device, numbers=(station.number,),
                 baud_rate=station.baud_rate, trace=self.trace)
             self._add_adapter(board)
+        for modem in self.config.modem:
+            self._add_adapter(VoiceModemAdapter.open_device(
+                modem.line_config(), modem.device, baud_rate=modem.baud_rate,
+                flow_control=modem.flow_control, trace=self.trace, numbers=(modem.number,)))
         for adapter in self._extra_lines:
             self._add_adapter(adapter)
 
@@ -313,6 +339,12 @@ class GatewayNode:
             core.handle_timer(now)
             self._kick()
 
+    def _name_answer(self, name: str, address: str | None) -> None:
+        core = self.core
+        if core is not None:
+            core.host_resolved(name, address, self.now())
+            self._kick()
+
     def _media_event(self, call: str, event: MediaEvent) -> None:
         core = self.core
         if core is not None:
@@ -338,6 +370,9 @@ class GatewayNode:
     def _execute(self, command: GatewayCommand) -> None:
         if isinstance(command, Notice):
             self._say(command.text)
+        elif isinstance(command, ResolveHost):
+            if self._names is not None:
+                self._names.resolve(command.name)
         elif isinstance(command, _MEDIA_COMMANDS):
             if self.media is not None:
                 self.media.execute(command)

@@ -234,6 +234,51 @@ class UacCore(UasCore):
             self._end_dialog(dialog_id)
         return transaction_id
 
+    def resend_with_credentials(
+        self,
+        transaction: ClientTransactionId,
+        credentials: Iterable[tuple[str, str]],
+        now: float,
+    ) -> ClientTransactionId:
+        """Send again a request that a 401/407 refused, now carrying ``credentials``.
+
+        RFC 3261 s22.2 / s8.1.3.5: the same request (Call-ID, From with its tag, To, Route,
+        body) with the CSeq one higher -- the dialog's next CSeq when the request belongs to a
+        live dialog, so later requests keep counting up -- a fresh branch, and the refused
+        request's Authorization / Proxy-Authorization headers replaced by ``credentials``.  The
+        ACK of the 401/407 to an INVITE was the old transaction's (s17.1.1.3).  Call it while
+        handling the :class:`ResponseReceived` of the challenge: the refused transaction must
+        still be known.  A CANCEL later sent for the new INVITE carries its branch and CSeq.
+        """
+        refused = self._clients.get(transaction)
+        if refused is None or not refused.final_seen:
+            raise LocalProtocolError(f"no challenged request {transaction.branch} to send again")
+        request = refused.request
+        method = request.method
+        dialog = None if refused.dialog is None else self._dialogs.get(refused.dialog)
+        if dialog is not None and dialog.state != TERMINATED:
+            cseq = dialog.next_cseq(method)
+        else:
+            cseq = request.cseq.number + 1
+        headers = (
+            request.headers.without_first_value("via")
+            .without("authorization")
+            .without("proxy-authorization")
+            .replace("CSeq", f"{cseq} {method}")
+        )
+        length = headers.get("content-length")
+        headers = headers.without("content-length")  # stays the last header, as it was
+        for name, value in credentials:
+            headers = headers.with_header(name, value)
+        if length is not None:
+            headers = headers.with_header("Content-Length", length)
+        branch = self.new_branch()
+
+        def with_via(hop: Hop) -> Request:
+            return request.with_headers(headers.prepend("Via", self._via(hop, branch)))
+
+        return self._start_client(with_via, branch, refused.hop, refused.dialog, now)
+
     def _live_dialog(self, dialog_id: DialogId) -> Dialog:
         dialog = self._dialogs.get(dialog_id)
         if dialog is None or dialog.state == TERMINATED:

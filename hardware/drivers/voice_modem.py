@@ -19,14 +19,18 @@ from hardware.serial_io import FlowControl, Opener, SerialSettings, serial_opene
 
 
 class VoiceModemAdapter(SerialLineAdapter):
-    """One voice modem on one analog line; ``opener`` is the connection factory."""
+    """One voice modem on one analog line; ``opener`` is the connection factory.
+
+    ``numbers`` are the line's own numbers (pots dial-peers, registration); by default the
+    number its incoming calls are routed to (``config.number``)."""
 
     core: VoiceModemLine
 
     def __init__(self, config: VoiceModemConfig, opener: Opener, *,
                  reopen: ReopenPolicy | None = None, trace: TraceSink = discard,
-                 device: str = "") -> None:
-        numbers = (config.number,) if config.number else ()
+                 device: str = "", numbers: tuple[str, ...] | None = None) -> None:
+        if numbers is None:
+            numbers = (config.number,) if config.number else ()
         super().__init__(VoiceModemLine(config, trace=trace),
                          LineInfo(config.line, "fxo", numbers=numbers), opener,
                          reopen=reopen, device=device)
@@ -36,9 +40,11 @@ class VoiceModemAdapter(SerialLineAdapter):
     def open_device(cls, config: VoiceModemConfig, device: str, *,
                     baud_rate: int | None = None, flow_control: FlowControl = "none",
                     exclusive: bool = True, reopen: ReopenPolicy | None = None,
-                    trace: TraceSink = discard) -> VoiceModemAdapter:
+                    trace: TraceSink = discard,
+                    numbers: tuple[str, ...] | None = None) -> VoiceModemAdapter:
         """The adapter for a modem at ``device`` (a path, ``socket://`` or ``rfc2217://``);
         the speed defaults to the quirk profile's."""
         settings = SerialSettings(device, baud_rate or config.quirks.baud_rate, flow_control,
                                   exclusive)
-        return cls(config, serial_opener(settings), reopen=reopen, trace=trace, device=device)
+        return cls(config, serial_opener(settings), reopen=reopen, trace=trace, device=device,
+                   numbers=numbers)

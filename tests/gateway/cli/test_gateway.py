@@ -57,13 +57,13 @@ def test_errors_name_file_line_and_key(tmp_path: Path,
     assert main(["gateway", "--config", str(bad), "--check"]) == 2
     err = capsys.readouterr().err.splitlines()
     assert err == [f'{bad}:7: trunk[0].sied: unknown key; did you mean "side"?',
-                   f"{bad}:10: dial-peer.pots[0].port: no trunk or station line named 'nope' "
-                   "(lines: t)"]
+                   f"{bad}:10: dial-peer.pots[0].port: no trunk, station or modem line named "
+                   "'nope' (lines: t)"]
     bad.write_text('name = "X"\n[sip]\nlisten = "127.0.0.1:5060"\n[[dial-peer.pots]]\n'
                    'tag = 1\nport = "nope"\n')
     assert main(["gateway", "--config", str(bad)]) == 2
     assert capsys.readouterr().err.strip() == (
-        f"{bad}:6: dial-peer.pots[0].port: no trunk or station line named 'nope' "
+        f"{bad}:6: dial-peer.pots[0].port: no trunk, station or modem line named 'nope' "
         "(lines: none)")
     assert main(["gateway"]) == 2
     assert "--config is required" in capsys.readouterr().err

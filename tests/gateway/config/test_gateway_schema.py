@@ -90,7 +90,7 @@ tag = 1
 destination-pattern = "1..."
 port = "pbx-z"
 """)
-    assert dangling == ["gw.toml:9: dial-peer.pots[0].port: no trunk or station line named "
+    assert dangling == ["gw.toml:9: dial-peer.pots[0].port: no trunk, station or modem line named "
                         "'pbx-z' (lines: none)"]
     duplicate = problems(MINIMAL + """
 [[dial-peer.voip]]
@@ -227,3 +227,58 @@ def test_flow_1_numbers_route_through_both_example_gateways() -> None:
     back = CallNumbers(PartyNumber("5551000"), PartyNumber("5551234"))
     assert gw_b.dial_plan.outbound(back, exclude_port="pbx-b").tags == (200,)
     assert next(r.called_digits for r in gw_a.dial_plan.outbound(back)) == "1000"
+
+
+MODEM = MINIMAL + """
+[[modem]]
+name = "modem0"
+device = "/dev/ttyACM0"
+number = "5553000"
+connection-plar = "2001"
+profile = "USR5637"
+country-code = "b5"
+[[dial-peer.pots]]
+tag = 1
+destination-pattern = "9T"
+port = "modem0"
+"""
+
+
+def test_a_modem_line_becomes_an_fxo_line_with_its_driver_settings() -> None:
+    config = load(MODEM)
+    (modem,) = config.modem
+    assert [(info.name, info.kind, info.numbers) for info in config.lines()] == [
+        ("modem0", "fxo", ("5553000",))]
+    assert config.line_numbers() == ("5553000",)
+    driver = modem.line_config()
+    assert driver.number == "2001"  # calls ringing on the line go to the PLAR number
+    assert driver.quirks.name == "usr5637"
+    assert driver.country_code == "b5"
+    assert load(MODEM.replace('connection-plar = "2001"\n', "")).modem[0].line_config().number \
+        == "5553000"
+
+
+@pytest.mark.parametrize(("edit", "expected"), [
+    (('profile = "USR5637"', 'profile = "hayes"'),
+     "gw.toml:11: modem[0].profile: unknown modem profile (known: cx930xx, usr5637, v253, "
+     "zoom3095)"),
+    (('device = "/dev/ttyACM0"', 'device = "ttyACM0"'),
+     "gw.toml:8: modem[0].device: expected socket://HOST:PORT, rfc2217://HOST:PORT or /dev/..."),
+    (('country-code = "b5"', 'country-code = "US"'),
+     "gw.toml:12: modem[0].country-code: a T.35 country code is two hex digits"),
+    (('connection-plar = "2001"', 'connection-plar = "20x1"'),
+     "gw.toml:10: modem[0].connection-plar: '20x1' is not a number (digits, * and #, an optional "
+     "leading +)"),
+])
+def test_modem_mistakes_name_file_line_and_key(edit: tuple[str, str], expected: str) -> None:
+    assert problems(MODEM.replace(*edit)) == [expected]
+
+
+def test_a_modem_and_a_station_cannot_share_a_name() -> None:
+    clash = problems(MODEM + """
+[[station]]
+name = "modem0"
+device = "socket://127.0.0.1:4000"
+number = "5551000"
+""")
+    assert clash == ["gw.toml:7: modem[0].name: line name 'modem0' is used twice"]

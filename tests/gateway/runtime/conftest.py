@@ -67,9 +67,9 @@ forward-digits = 4
 tag = 100
 destination-pattern = "555...."
 incoming-called-number = "55510.."
-session-target = "ipv4:{b_target}"
+session-target = "{b_scheme}:{b_target}"
 codecs = {a_codecs}
-dtmf-relay = ["rtp-nte"]
+dtmf-relay = {a_dtmf}
 
 [timers]
 ring-no-answer = "{ring}"
@@ -86,6 +86,7 @@ transports = ["udp", "tcp"]
 [media]
 ports = "{b_rtp}-{b_rtp_last}"
 enabled = {media}
+{b_media}
 
 [[trunk]]
 name = "pbx-b"
@@ -109,7 +110,7 @@ destination-pattern = "55510.."
 incoming-called-number = "555...."
 session-target = "ipv4:127.0.0.1:{a_sip}"
 codecs = {b_codecs}
-dtmf-relay = ["rtp-nte"]
+dtmf-relay = {b_dtmf}
 {b_extra}
 """
 
@@ -165,12 +166,16 @@ class WorldOptions:
     ring: str = "60s"
     a_codecs: Sequence[str] = ("g711ulaw", "g711alaw")
     b_codecs: Sequence[str] = ("g711ulaw", "g711alaw")
+    a_dtmf: Sequence[str] = ("rtp-nte",)  # dtmf-relay of GW-A's voip peer
+    b_dtmf: Sequence[str] = ("rtp-nte",)
+    b_media: str = ""  # more [media] keys of GW-B
     b_interface: str = "t1"
     a_extra: str = ""
     a_media: str = ""  # more [media] keys of GW-A
     a_sip: str = ""  # more [sip] keys of GW-A
     b_extra: str = ""
     b_target: str | None = None  # GW-A's session target for GW-B (default: GW-B itself)
+    b_scheme: str = "ipv4"  # ... and its scheme (dns: names are looked up at call time)
     pbx_a_trunk: dict[str, Any] = field(default_factory=dict)
     pbx_b_trunk: dict[str, Any] = field(default_factory=dict)
     a_extensions: Sequence[ExtensionConfig] = ()
@@ -357,9 +362,14 @@ async def flow_world(options: WorldOptions | None = None) -> AsyncIterator[World
             "channels": options.channels,
             "ring": options.ring, "a_codecs": _toml_list(options.a_codecs),
             "b_codecs": _toml_list(options.b_codecs), "b_interface": options.b_interface,
-            "a_extra": options.a_extra, "b_extra": options.b_extra,
+            "a_dtmf": _toml_list(options.a_dtmf), "b_dtmf": _toml_list(options.b_dtmf),
+            "b_media": options.b_media,
+            "a_extra": options.a_extra.replace("{b_sip}", str(b_sip)),
+            "b_extra": options.b_extra,
             "a_media": options.a_media, "a_sip_extra": options.a_sip,
-            "b_target": options.b_target or f"127.0.0.1:{b_sip}",
+            # "{b_sip}" in these two stands for GW-B's SIP port, known only here.
+            "b_target": (options.b_target or "127.0.0.1:{b_sip}").replace("{b_sip}", str(b_sip)),
+            "b_scheme": options.b_scheme,
             "a_bchannels": _bchannels(pbx_a_rtp, mirror=True),
             "b_bchannels": _bchannels(pbx_b_rtp, mirror=True),
         }
