@@ -27,7 +27,6 @@ from gateway.line import (
     LineEvent,
     LineProgress,
     LineReleased,
-    OfferCall,
 )
 from gateway.sdp.offer_answer import (
     MediaNotAcceptable,
@@ -133,33 +132,13 @@ class FromSip(CallBase):
             peer = route.peer
             if not isinstance(peer, PotsDialPeer):
                 continue
-            info = None if peer.port is None else host.line_info(peer.port)
+            info = self.free_line_of(peer)
             if info is None:
-                self.notice(f"dial-peer {peer.tag}: port {peer.port!r} is not a line here")
-                self.last_cause = q850.NO_ROUTE
-                continue
-            if not host.line_available(info.name):
-                self.last_cause = q850.USER_BUSY if info.kind == "station" else q850.NO_CIRCUIT
                 continue
             leg = LineLeg(self.key, info.name, host.new_ref(), info.kind, "outgoing")
             leg.dial_peer = peer.tag
             self.add_line_leg(leg)
-            self.attempts += 1
-            called = route.called_digits
-            self.notice(
-                f"{self.calling or 'anonymous'} -> {called} on line {info.name} "
-                f"(dial-peer {peer.tag})"
-            )
-            command = OfferCall(
-                info.name,
-                leg.ref,
-                called,
-                route.numbers.calling.digits or None,
-                self.calling_name,
-                self.presentation,
-                None,
-            )
-            self.fire_line(leg, "offer", command=command)
+            self.offer_on_line(leg, route, peer)
             return True
         return False
 

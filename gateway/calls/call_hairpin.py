@@ -15,12 +15,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from gateway.calls import q850
 from gateway.calls.call_state import CallBase
 from gateway.calls.commands import JoinLines
 from gateway.calls.dialpeer import PotsDialPeer, Route
 from gateway.calls.line_leg import LineLeg
-from gateway.line import LineAnswered, LineCleared, LineEvent, LineProgress, LineReleased, OfferCall
+from gateway.line import LineAnswered, LineCleared, LineEvent, LineProgress, LineReleased
 
 __all__ = ["Hairpin"]
 
@@ -36,36 +35,16 @@ class Hairpin(CallBase):
 
     def offer_hairpin(self, route: Route, peer: PotsDialPeer, now: float) -> bool:
         """Offer the call on ``peer``'s line; False (``last_cause`` set) when it cannot be."""
-        host = self.host
-        info = None if peer.port is None else host.line_info(peer.port)
+        info = self.free_line_of(peer)
         if info is None:
-            self.notice(f"dial-peer {peer.tag}: port {peer.port!r} is not a line here")
-            self.last_cause = q850.NO_ROUTE
             return False
-        if not host.line_available(info.name):
-            self.last_cause = q850.USER_BUSY if info.kind == "station" else q850.NO_CIRCUIT
-            return False
+        host = self.host
         leg = LineLeg(self.key, info.name, host.new_ref(), info.kind, "outgoing")
         leg.dial_peer = peer.tag
         self.far_line = leg
         self.line_legs[leg.ref] = leg
         host.attach_line(self, leg)
-        self.attempts += 1
-        called = route.called_digits
-        self.notice(
-            f"{self.calling or 'anonymous'} -> {called} on line {info.name} "
-            f"(dial-peer {peer.tag}, hairpin)"
-        )
-        command = OfferCall(
-            info.name,
-            leg.ref,
-            called,
-            route.numbers.calling.digits or None,
-            self.calling_name,
-            self.presentation,
-            None,
-        )
-        self.fire_line(leg, "offer", command=command)
+        self.offer_on_line(leg, route, peer, ", hairpin")
         return True
 
     def far_line_event(self, leg: LineLeg, event: LineEvent, now: float) -> None:

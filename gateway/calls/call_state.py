@@ -27,13 +27,13 @@ from gateway.calls.commands import (
     StartMedia,
     StopMedia,
 )
-from gateway.calls.dialpeer import DialPeer, Route, VoipDialPeer
+from gateway.calls.dialpeer import DialPeer, PotsDialPeer, Route, VoipDialPeer
 from gateway.calls.digits import DigitCollector
 from gateway.calls.line_leg import LineLeg
 from gateway.calls.plan import GatewayPlan, SipCredential
 from gateway.calls.sip_leg import SipLeg, reason_value
 from gateway.calls.translation import CallNumbers, PartyNumber
-from gateway.line import LineInfo
+from gateway.line import LineInfo, OfferCall
 from gateway.sdp.offer_answer import NegotiatedStream
 from gateway.sip.auth_client import DigestClient
 from gateway.sip.endpoint import SipEndpoint
@@ -199,6 +199,39 @@ class CallBase:
         self.line = leg
         self.line_legs[leg.ref] = leg
         self.host.attach_line(self, leg)
+
+    def free_line_of(self, peer: PotsDialPeer) -> LineInfo | None:
+        """The line of pots ``peer`` when it can take a call; None (``last_cause`` set) else."""
+        host = self.host
+        info = None if peer.port is None else host.line_info(peer.port)
+        if info is None:
+            self.notice(f"dial-peer {peer.tag}: port {peer.port!r} is not a line here")
+            self.last_cause = q850.NO_ROUTE
+            return None
+        if not host.line_available(info.name):
+            self.last_cause = q850.USER_BUSY if info.kind == "station" else q850.NO_CIRCUIT
+            return None
+        return info
+
+    def offer_on_line(self, leg: LineLeg, route: Route, peer: PotsDialPeer,
+                      how: str = "") -> None:
+        """Offer the call on ``leg`` (a new outgoing line leg) with ``route``'s numbers."""
+        self.attempts += 1
+        called = route.called_digits
+        self.notice(
+            f"{self.calling or 'anonymous'} -> {called} on line {leg.line} "
+            f"(dial-peer {peer.tag}{how})"
+        )
+        command = OfferCall(
+            leg.line,
+            leg.ref,
+            called,
+            route.numbers.calling.digits or None,
+            self.calling_name,
+            self.presentation,
+            None,
+        )
+        self.fire_line(leg, "offer", command=command)
 
     def add_sip_leg(self, leg: SipLeg) -> None:
         self.sip = leg
