@@ -118,7 +118,7 @@ class GatewayCore:
         self._names = NameCache(plan.resolver, plan.name_ttl)
         self._trust = TrustList(plan, self._names.lookup)
         self._registration = (
-            RegistrationClient(plan, endpoint, rng=rng, notice=self._notice)
+            RegistrationClient(plan, endpoint, rng=rng, notice=self._notice, names=self)
             if plan.registration is not None
             else None
         )

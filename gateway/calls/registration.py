@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import Protocol
 
 from gateway.calls.commands import RegistrationSnapshot, RegistrationState
 from gateway.calls.plan import GatewayPlan, RegistrationSettings, SipTarget
@@ -33,6 +34,16 @@ from gateway.sip.routing import Hop, bare_host, hostport, is_ip_address
 __all__ = ["RegistrationClient"]
 
 _JITTER = 0.1
+# How often a REGISTER waiting for the registrar's name to be looked up checks again.
+NAME_WAIT = 0.2
+
+
+class NameSource(Protocol):
+    """The core's host-name lookups (see GatewayCore.name_pending / resolve_name)."""
+
+    def name_pending(self, name: str, now: float) -> bool: ...
+
+    def resolve_name(self, name: str) -> str | None: ...
 
 
 class _Binding:
@@ -81,6 +92,7 @@ class RegistrationClient:
         "_bindings",
         "_by_call_id",
         "_endpoint",
+        "_names",
         "_notice",
         "_plan",
         "_rng",
@@ -95,6 +107,7 @@ class RegistrationClient:
         *,
         rng: random.Random,
         notice: Callable[[str], None],
+        names: NameSource | None = None,
     ) -> None:
         if plan.registration is None or plan.registrar is None:
             raise LocalProtocolError("the plan has no registration settings")
@@ -104,6 +117,7 @@ class RegistrationClient:
         self._endpoint = endpoint
         self._rng = rng
         self._notice = notice
+        self._names = names
         numbers = self._settings.numbers or tuple(
             dict.fromkeys(number for line in plan.lines for number in line.numbers)
         )
@@ -190,13 +204,23 @@ class RegistrationClient:
     def _destination(self) -> Hop | None:
         target = self._target
         host = target.host
-        address = bare_host(host) if is_ip_address(host) else self._plan.resolver(host)
+        if is_ip_address(host):
+            address: str | None = bare_host(host)
+        elif self._names is not None:
+            address = self._names.resolve_name(host)
+        else:
+            address = self._plan.resolver(host)
         if address is None or not is_ip_address(address):
             return None
         return Hop(target.transport, (bare_host(address), target.port))
 
     def _send(self, binding: _Binding, now: float) -> None:
         binding.next_attempt = None
+        names = self._names
+        if names is not None and names.name_pending(self._target.host, now):
+            # The runtime is looking the registrar's name up: try again in a moment.
+            binding.next_attempt = now + NAME_WAIT
+            return
         destination = self._destination()
         if destination is None:
             self._failed(binding, f"cannot resolve registrar {self._target.host!r}", now)

@@ -7,6 +7,8 @@ import asyncio
 import socket
 from typing import Any
 
+import pytest
+
 from gateway.aio.control import ControlClient
 from gateway.aio.virtual_time import run_virtual
 from gateway.runtime.show import (
@@ -102,13 +104,15 @@ def test_the_console_has_one_line_per_message_and_call_event(flow: Any) -> None:
     run_virtual(asyncio.wait_for(main(), 60))
 
 
-def test_registration_status(flow: Any) -> None:
-    """GW-B registers its trunk's numbers with a registrar (a raw UDP one that says 200)."""
+@pytest.mark.parametrize("host", ["ipv4:127.0.0.1", "dns:localhost"])
+def test_registration_status(flow: Any, host: str) -> None:
+    """GW-B registers its trunk's numbers with a registrar (a raw UDP one that says 200), given
+    by address or by a name the runtime looks up first."""
     registrar = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     registrar.bind(("127.0.0.1", 0))
     registrar.setblocking(False)
     port = registrar.getsockname()[1]
-    config = f'[registration]\nregistrar = "ipv4:127.0.0.1:{port}"\nexpires = 600\n'
+    config = f'[registration]\nregistrar = "{host}:{port}"\nexpires = 600\n'
 
     async def answer() -> list[bytes]:
         loop = asyncio.get_running_loop()
@@ -140,7 +144,10 @@ def test_registration_status(flow: Any) -> None:
                 server.cancel()
 
     try:
-        run_virtual(asyncio.wait_for(main(), 60))
+        if host.startswith("dns:"):  # the lookup runs in a thread: real time only
+            asyncio.run(asyncio.wait_for(main(), 30))
+        else:
+            run_virtual(asyncio.wait_for(main(), 60))
     finally:
         registrar.close()
 
