@@ -12,7 +12,7 @@ indistinguishable from one built by ``__init__`` and frozen from the moment it i
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
 from gateway.sip.grammar import Params
@@ -20,13 +20,17 @@ from gateway.sip.grammar import Params
 T = TypeVar("T")
 
 
-def unchecked_constructor(cls: type[T]) -> Callable[..., T]:
+def unchecked_constructor(cls: type[T], only: Sequence[str] | None = None) -> Callable[..., T]:
     """A function taking every field of ``cls`` positionally, in declaration order.
 
     No defaults, no ``__post_init__``: the caller passes validated values for all fields.
-    ``cls`` must be a ``@dataclass(frozen=True, slots=True)``.
+    ``cls`` must be a ``@dataclass(frozen=True, slots=True)``.  With ``only``, the function
+    takes just those fields and leaves the others unset, for a class whose ``__getattr__``
+    computes them on first use (see :class:`gateway.sip.headers.Headers`).
     """
     names = [field.name for field in dataclasses.fields(cls)]  # type: ignore[arg-type]
+    if only is not None:
+        names = [name for name in names if name in only]
     twin = type(f"_{cls.__name__}Builder", cls.__bases__, {"__slots__": cls.__dict__["__slots__"]})
     twin().__class__ = cls  # fails at import time, not per message, if the layouts differ
     namespace: dict[str, Any] = {"new": object.__new__, "twin": twin, "cls": cls}

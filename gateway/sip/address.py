@@ -13,9 +13,9 @@ be bracketed (RFC 4475 section 3.1.2.13).
 
 The URI is validated when the address is parsed but only built on first use of ``.uri``:
 the transaction layer reads tags, not URIs, and should not pay for them.  For the same reason
-the parser only scans From and To (:func:`scan_common_address`, which captures the tag) and
-builds the Address on first use (:func:`address_from_groups`).  A Contact's URI is the
-dialog's remote target, so :func:`parse_common_contact` builds it from the same match.
+the parser only checks From and To (with :func:`common_address_pattern`, which captures the
+tag) and builds the Address on first use.  A Contact's URI is the dialog's remote target, so
+:func:`parse_common_contact` builds it from the same match.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from gateway.sip.uri import (
 
 __all__ = [
     "Address",
+    "common_address_pattern",
     "parse_address",
     "parse_address_list",
     "parse_contact_values",
@@ -78,7 +79,20 @@ _DISPLAY = r'(?:"([^"\\\x00-\x1f\x7f]*+)"' rf"|({_TOKEN}(?: {_TOKEN})*+))? ?"
 _COMMON_ADDRESS_RE = re.compile(
     rf"(?:{_DISPLAY}<({COMMON_SIP_URI_PATTERN})>|({ADDR_SPEC_SIP_URI_PATTERN})){_PARAMS}"
 )
-TAG_GROUP = 5  # index of the first tag's value in the groups of the pattern above
+
+
+def common_address_pattern(tag_group: str) -> str:
+    """The common shapes above as regex text for embedding, with one group: the first tag.
+
+    The parser's one-pass head pattern (:mod:`gateway.sip.parser`) checks From and To with it
+    and reads their tags from group ``tag_group``; the Address is built on first use.
+    """
+    # _PARAMS and _DISPLAY without their groups, but for the tag.
+    params = rf"(?:{_NOT_TAG})*+(?:;(?i:tag)=(?P<{tag_group}>{_TOKEN})(?:{_NOT_BARE_TAG})*+)?"
+    display = r'(?:"[^"\\\x00-\x1f\x7f]*+"' rf"|{_TOKEN}(?: {_TOKEN})*+)? ?"
+    return rf"(?:{display}<{COMMON_SIP_URI_PATTERN}>|{ADDR_SPEC_SIP_URI_PATTERN}){params}"
+
+
 # The name-addr shape again, with the URI's components captured too: a Contact's URI is the
 # dialog's remote target, read at once, so it is built from the same match.
 _COMMON_CONTACT_RE = re.compile(rf"{_DISPLAY}<({COMMON_SIP_URI_GROUPS_PATTERN})>{_PARAMS}")
@@ -196,18 +210,8 @@ def _check_header_params(params: Params) -> None:
 _build_address = unchecked_constructor(Address)
 
 
-def scan_common_address(text: str) -> AddressGroups | None:
-    """The groups of ``text`` when it has a common shape (so it is valid), else None.
-
-    :func:`address_from_groups` builds the Address from them; ``groups[TAG_GROUP]`` is its
-    tag.  The parser keeps the groups and builds the Address only when it is asked for.
-    """
-    match = _COMMON_ADDRESS_RE.fullmatch(text)
-    return None if match is None else match.groups()
-
-
 def address_from_groups(text: str, groups: AddressGroups) -> Address:
-    """The Address of ``text``, given what :func:`scan_common_address` returned for it."""
+    """The Address of ``text``, given the groups of ``_COMMON_ADDRESS_RE`` for it."""
     quoted, tokens, bracketed_uri, spec_uri, params_text, _ = groups
     params = split_checked_params(params_text or "")
     if bracketed_uri is not None:

@@ -11,6 +11,10 @@ comma-separated values is only done for headers whose grammar is a ``#`` list (R
 section 7.3.1: Via, Route, Contact, Allow, ...); never for Date, WWW-Authenticate,
 Authorization and friends, whose single values contain commas.
 
+The parser hands over the header section as one text (:func:`lazy_headers`): a message that
+is only routed by the fields the parser cached never needs its lines split, so ``lines`` and
+``keys`` are split from that text on first use.
+
 ``Headers`` is immutable: ``with_header`` / ``prepend`` / ``without`` / ``replace`` return new
 objects; lines not touched keep their raw text.  Parsed typed values are cached per object (see
 :meth:`Headers.parsed`) and carried over to derived objects for the headers that did not change.
@@ -20,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from gateway.errors import LocalProtocolError, RemoteProtocolError
 from gateway.sip._values import unchecked_constructor
@@ -122,15 +126,14 @@ def _spellings(name: str) -> set[str]:
     return {name, name.lower(), name.upper(), name.title()}
 
 
-# Raw spelling (with its colon) -> canonical key, for the parser's one-lookup fast path.
-_KNOWN_WITH_COLON: dict[str, str] = {}
+# Usual spellings -> canonical key, so that splitting header lines takes one lookup per line.
+_KNOWN_NAMES: dict[str, str] = {}
 for _name in _SPELLINGS:
     for _variant in _spellings(_name):
-        _KNOWN_WITH_COLON[_variant + ":"] = _name.lower()
+        _KNOWN_NAMES[_variant] = _name.lower()
 for _letter, _long in COMPACT_FORMS.items():
-    _KNOWN_WITH_COLON[_letter + ":"] = _long
-    _KNOWN_WITH_COLON[_letter.upper() + ":"] = _long
-_KNOWN_NAMES: dict[str, str] = {raw[:-1]: key for raw, key in _KNOWN_WITH_COLON.items()}
+    _KNOWN_NAMES[_letter] = _long
+    _KNOWN_NAMES[_letter.upper()] = _long
 
 
 def canonical_name(name: str) -> str:
@@ -171,6 +174,20 @@ class Headers:
     lines: tuple[str, ...] = ()
     keys: tuple[str, ...] = ()
     _cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    # Set by lazy_headers only: the message text and where its header lines end.
+    _section: tuple[str, int] | None = field(default=None, repr=False)
+
+    if not TYPE_CHECKING:  # (hidden from mypy, which would otherwise accept any attribute)
+
+        def __getattr__(self, name: str) -> Any:
+            # Called only for an unset slot: lines and keys of lazy_headers, split now.
+            if name not in ("lines", "keys") or self._section is None:
+                raise AttributeError(name)
+            text, end = self._section
+            split = parse_header_lines(text[:end].split("\r\n")[1:], folded=False)
+            object.__setattr__(self, "lines", split.lines)
+            object.__setattr__(self, "keys", split.keys)
+            return split.lines if name == "lines" else split.keys
 
     @classmethod
     def of(cls, pairs: Iterable[tuple[str, str]]) -> Headers:
@@ -181,7 +198,7 @@ class Headers:
             _check_new_header(name, value)
             lines.append(f"{name}: {value}")
             keys.append(canonical_name(name))
-        return _make(tuple(lines), tuple(keys), {})
+        return _make(tuple(lines), tuple(keys), {}, None)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -269,7 +286,7 @@ class Headers:
         # intermediate form under "<key>/..." (see typed.FROM_SCAN).
         partial = changed + "/"
         cache = {k: v for k, v in self._cache.items() if k != changed and not k.startswith(partial)}
-        return _make(tuple(lines), tuple(keys), cache)
+        return _make(tuple(lines), tuple(keys), cache, None)
 
     def with_header(self, name: str, value: str) -> Headers:
         """Append a ``name: value`` line."""
@@ -355,9 +372,15 @@ class Headers:
         return hash(self.lines)
 
 
-# Build a Headers from (lines, keys, cache) without the dataclass __init__ (parser hot path).
-_make: Callable[[tuple[str, ...], tuple[str, ...], dict[str, Any]], Headers] = (
+# Build a Headers from (lines, keys, cache, None) without the dataclass __init__ (hot paths).
+_make: Callable[[tuple[str, ...], tuple[str, ...], dict[str, Any], None], Headers] = (
     unchecked_constructor(Headers)
+)
+# lazy_headers(cache, (text, end)): Headers whose lines are split from ``text[:end]`` when
+# first needed: the start line and the header lines, CRLF between them, no continuation line,
+# every name a token (the parser checked that).
+lazy_headers: Callable[[dict[str, Any], tuple[str, int]], Headers] = unchecked_constructor(
+    Headers, ("_cache", "_section")
 )
 
 
@@ -380,16 +403,18 @@ def parse_header_lines(lines: list[str], folded: bool = True) -> Headers:
     section has no continuation line passes ``folded=False`` to skip that scan.
     """
     if not lines:
-        return _make((), (), {})
+        return _make((), (), {}, None)
     if folded and any(line[:1] in (" ", "\t") for line in lines):
         lines = _merge_continuations(lines)
-    get = _KNOWN_WITH_COLON.get
-    keys = [get(line[: line.find(":") + 1]) for line in lines]
+    known = _KNOWN_NAMES.get
+    # The key of each line, None for a line without ':' or a name not in the table (p[1] is
+    # the colon; partition is the cheapest way to cut the name off in Python).
+    keys = [known(p[0]) if (p := line.partition(":"))[1] else None for line in lines]
     if None in keys:
         keys = [
             _slow_key(line) if key is None else key for line, key in zip(lines, keys, strict=True)
         ]
-    return _make(tuple(lines), tuple(cast(list[str], keys)), {})
+    return _make(tuple(lines), tuple(cast(list[str], keys)), {}, None)
 
 
 def _merge_continuations(lines: list[str]) -> list[str]:

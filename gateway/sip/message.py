@@ -8,8 +8,8 @@ Parsing has two levels (see also :mod:`gateway.sip.uas_checks`):
   method), Max-Forwards and Content-Length (each present once where required, well formed, in
   range).  Those are checked at once and cached (From and To as scanned text whose tags are
   read directly; the addresses are built on first access); every other header is parsed on
-  first access, once.  The cheap path is: find the empty line, decode, split the lines, look
-  each name up in a table.
+  first access, once.  The cheap path is one regular expression over the header section
+  (see :mod:`gateway.sip.parser`); the header lines are split on first use.
 * whether a UAS *accepts* the request (methods, URI schemes, extensions, body types) is
   decided by :func:`gateway.sip.uas_checks.check_request`.
 
@@ -276,7 +276,8 @@ class Response(MessageFields):
     @property
     def summary(self) -> str:
         """One line for traces and logs: ``200 OK (INVITE)``."""
-        method = self.cseq.method if "cseq" in self.headers.keys else "?"
+        headers = self.headers  # (a parsed message has CSeq cached: no need to split lines)
+        method = self.cseq.method if "cseq" in headers._cache or "cseq" in headers.keys else "?"
         return f"{self.status} {self.reason} ({method})"
 
     def with_headers(self, headers: Headers) -> Response:

@@ -1,14 +1,15 @@
 """Parsing SIP messages from octets: datagrams here, streams in :mod:`gateway.sip.stream`.
 
-The cheap path (:func:`_parse_common`): find the empty line, decode the header section once
-(UTF-8 with ``surrogateescape``, so every octet survives), split it into lines, look each
-header name up in a table, then check the few headers every element needs (see
-:func:`gateway.sip.typed.check_required`), each with one linear regular expression.  Via,
-CSeq, Call-ID, Max-Forwards and Content-Length are cached as values; From and To are cached
-as their scanned groups, so their tags are read at once and the addresses are built on first
-use.  Everything else waits until it is read; an unmodified message serializes as the octets
-it came from.  Anything unusual takes the general path, which gives the same result or names
-the error (tests/gateway/sip/test_fast_paths.py holds the two paths equal).
+The cheap path (:func:`_parse_common`): decode the datagram once (UTF-8 with
+``surrogateescape``, so every octet survives) and match one linear regular expression over the
+start line and the whole header section.  It checks the headers every element needs (see
+:func:`gateway.sip.typed.check_required`) and captures what the transaction layer reads: Via
+(its parameters split when read), CSeq, Call-ID, Max-Forwards and Content-Length become values
+at once; From and To keep their text and tag, the addresses are built on first use; the
+Contact line is kept for parsing when read.  The header lines themselves are split only when
+someone asks for them, and an unmodified message serializes as the octets it came from.
+Anything unusual takes the general path, which gives the same result or names the error
+(tests/gateway/sip/test_fast_paths.py and test_properties.py hold the two paths equal).
 
 Line ends: RFC 3261 mandates CRLF.  A message whose lines all end in a bare LF (the RFC 5118
 archive is written that way) is accepted too, as h11 does for HTTP; a header section that mixes
@@ -18,20 +19,25 @@ the two, or holds a bare CR, is rejected.
 from __future__ import annotations
 
 import re
-from typing import cast
 
 from gateway.errors import RemoteProtocolError
 from gateway.sip._values import unchecked_constructor
-from gateway.sip.address import scan_common_address
+from gateway.sip.address import common_address_pattern
 from gateway.sip.fields import CALL_ID_RE, MAX_CSEQ, CSeq
-from gateway.sip.grammar import SipSyntaxError, is_token
-from gateway.sip.headers import _KNOWN_NAMES, Headers, canonical_name, parse_header_lines
-from gateway.sip.headers import _make as _make_headers
+from gateway.sip.grammar import TOKEN_CHARS, SipSyntaxError, is_token
+from gateway.sip.headers import Headers, canonical_name, lazy_headers, parse_header_lines
 from gateway.sip.message import KNOWN_METHODS, SIP_VERSION, Request, Response
 from gateway.sip.status import reason_phrase
-from gateway.sip.typed import FROM_SCAN, TO_SCAN, check_required, content_length_of
+from gateway.sip.typed import (
+    CONTACT_LINE,
+    FROM_SCAN,
+    TO_SCAN,
+    VIA_TOP,
+    check_required,
+    content_length_of,
+)
 from gateway.sip.uri import COMMON_SIP_URI_PATTERN, check_uri_text
-from gateway.sip.via import Via, parse_common_via
+from gateway.sip.via import common_via_pattern, via_from_groups
 
 __all__ = [
     "error_response",
@@ -215,13 +221,8 @@ def parse_datagram(data: bytes) -> Request | Response:
     Raises :class:`RemoteProtocolError`: ``status_hint`` is the status a UAS answers (None
     when the datagram is a response, which is dropped).  Nothing else escapes for any input.
     """
-    head_end = data.find(b"\r\n\r\n")
-    # (A bare LF before head_end -- LF-only lines -- fails the fast path's line-end check.)
-    if head_end > 0 and data[0] not in (13, 10):
-        message = _parse_common(data, head_end)
-        if message is not None:
-            return message
-    return _parse_general(data)
+    message = _parse_common(data)
+    return message if message is not None else _parse_general(data)
 
 
 def _parse_general(data: bytes) -> Request | Response:
@@ -296,138 +297,180 @@ def error_response(data: bytes, error: RemoteProtocolError, to_tag: str) -> Resp
 _SPELLING = {"via": "Via", "from": "From", "to": "To", "call-id": "Call-ID", "cseq": "CSeq"}
 
 
-# Headers the fast path parses; a repeat of any of them (but Via) leaves it.
-_SINGLE = ("call-id", "cseq", "from", "to", "max-forwards", "content-length")
-_check_common_uri = re.compile(COMMON_SIP_URI_PATTERN).fullmatch
-_check_call_id = CALL_ID_RE.fullmatch
-# Valid values as usually written, so that one lookup both checks and converts them.
-_MAX_FORWARDS = {str(hops): hops for hops in range(256)}
-_STATUS_CODES = {str(status): status for status in range(100, 1000)}
+# -- the fast path: one regular expression over the whole header section ---------------------
+#
+# Python's regex engine runs in C; a Python loop over header lines does not.  So the common
+# message is checked by one pattern: the start line, then a possessive loop of header lines,
+# each either one of the headers every element needs (its value in a common shape, which is
+# thereby validated) or any other header (a token name, a colon and a value without CR or LF,
+# which is all the general path demands of it).  Values the transaction layer reads are
+# captured; the header lines themselves are split only if someone asks for them.
+#
+# Checked headers must not repeat (but Via and Contact): "(?(@name)(?!)|...)" fails the line
+# when group ``name`` already matched on an earlier line, so the general path names the
+# repeat.  Python accepts such a test only as a group *number* when the group is defined
+# further right, which :func:`_compile_with_conditions` resolves.  Names are spelled as
+# character classes, not with (?i): IGNORECASE is Unicode-aware and would take "ſ" or "K"
+# (Kelvin sign) for "s" or "k", which canonical_name does not.
+
+_TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]++"
+_HCOLON = r"[ \t]*+:[ \t]*+"
+_EOL = r"[ \t]*+\r\n"
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"  # 0..255, no leading zero
+_CONDITION = re.compile(r"\(\?\(@(\w+)\)")
 
 
-def _parse_common(data: bytes, head_end: int) -> Request | Response | None:
+def _caseless(name: str, compact: str = "") -> str:
+    """Any ASCII-case spelling of header ``name`` or its ``compact`` form.
+
+    It starts with a character class, so that the engine skips the alternative at once when
+    the line starts with another letter: ``[CcIi](?:(?<=[Cc])[Aa][Ll][Ll]-[Ii][Dd]|(?<=[Ii]))``.
+    """
+
+    def spelled(text: str) -> str:
+        return "".join(
+            f"[{char.upper()}{char.lower()}]" if char.isalpha() else re.escape(char)
+            for char in text
+        )
+
+    first = name[0].upper() + name[0].lower()
+    if not compact:
+        return f"[{first}]{spelled(name[1:])}"
+    both = first if compact.lower() == name[0].lower() else first + compact.upper() + compact
+    return (
+        f"[{both}](?:(?<=[{first}]){spelled(name[1:])}|(?<=[{compact.upper()}{compact.lower()}]))"
+    )
+
+
+_NAMES = {
+    "via": _caseless("via", "v"),
+    "from": _caseless("from", "f"),
+    "to": _caseless("to", "t"),
+    "call-id": _caseless("call-id", "i"),
+    "cseq": _caseless("cseq"),
+    "max-forwards": _caseless("max-forwards"),
+    "content-length": _caseless("content-length", "l"),
+    "contact": _caseless("contact", "m"),
+}
+
+
+# The first character of a header name that cannot be one of _NAMES nor Content-Type.
+_OTHER_FIRST = f"[{re.escape(''.join(sorted(set(TOKEN_CHARS) - set('VvFfTtIiCcMmLl'))))}]"
+
+
+def _once(group: str, name: str, value: str) -> str:
+    """A header line that may appear once; its value pattern holds group ``group``."""
+    return rf"{_NAMES[name]}{_HCOLON}(?(@{group})(?!)|{value}){_EOL}"
+
+
+_HEADER_LINES = [
+    # A header whose name cannot be one of the checked ones (nor Content-Type): a token name
+    # (RFC 3261 7.3.1) and a value without CR or LF.  First, as the most frequent kind.
+    rf"{_OTHER_FIRST}[A-Za-z0-9\-.!%*_+`'~]*+[ \t]*+:[^\r\n]*+\r\n",
+    # Content-Type, as frequent, spares the lookahead of the last alternative.
+    rf"{_caseless('content-type', 'c')}{_HCOLON}[^\r\n]*+\r\n",
+    # Via: the first line captured, later ones validated (RFC 3261 8.1.1.7, 18.2.1).
+    rf"{_NAMES['via']}{_HCOLON}(?(@via_transport){common_via_pattern(groups=False)}"
+    rf"(?P<more_vias>)|{common_via_pattern(groups=True)}){_EOL}",
+    _once("from", "from", f"(?P<from>{common_address_pattern('from_tag')})"),
+    _once("to", "to", f"(?P<to>{common_address_pattern('to_tag')})"),
+    _once("call_id", "call-id", f"(?P<call_id>{CALL_ID_RE.pattern})"),
+    _once("cseq", "cseq", rf"(?P<cseq>[0-9]{{1,10}}) (?P<cseq_method>{_TOKEN})"),
+    _once("max_forwards", "max-forwards", f"(?P<max_forwards>{_OCTET})"),
+    _once("content_length", "content-length", "(?P<content_length>[0-9]{1,10})"),
+    # Contact is parsed when read: the value of the first line is kept, more lines noted.
+    rf"{_NAMES['contact']}{_HCOLON}"
+    r"(?(@contact)(?P<more_contacts>)[^\r\n]*+|(?P<contact>[^\r\n]*+))\r\n",
+    # Any other header (its name starts like a checked one).
+    rf"(?!(?:{'|'.join(_NAMES.values())}){_HCOLON}){_TOKEN}[ \t]*+:[^\r\n]*+\r\n",
+]
+_HEAD_PATTERN = (
+    # Request-Line (RFC 3261 7.1) or Status-Line (7.2) in their usual spelling.
+    rf"(?:(?P<method>{_TOKEN}) (?P<uri>{COMMON_SIP_URI_PATTERN}) SIP/2\.0"
+    r"|SIP/2\.0 (?P<status>[1-9][0-9][0-9]) (?P<reason>[^\x00-\x08\x0a-\x1f\x7f]*+))\r\n"
+    f"(?:{'|'.join(_HEADER_LINES)})*+"
+)
+
+
+def _compile_with_conditions(pattern: str) -> re.Pattern[str]:
+    """Compile ``pattern``, in which ``(?(@name)`` tests whether group ``name`` has matched."""
+    numbers = re.compile(_CONDITION.sub("(?(1)", pattern)).groupindex
+    return re.compile(_CONDITION.sub(lambda match: f"(?({numbers[match[1]]})", pattern))
+
+
+_HEAD_RE = _compile_with_conditions(_HEAD_PATTERN + r"\r\n")  # ... and the empty line
+_read_head = _HEAD_RE.match
+# match.groups() is the cheapest way to read them all; they come in pattern order.
+_GROUPS = (
+    "method", "uri", "status", "reason", "more_vias", "via_transport", "via_host", "via_port",
+    "via_params", "via_branch", "from", "from_tag", "to", "to_tag", "call_id", "cseq",
+    "cseq_method", "max_forwards", "content_length", "more_contacts", "contact",
+)  # fmt: skip
+if tuple(sorted(_HEAD_RE.groupindex, key=_HEAD_RE.groupindex.__getitem__)) != _GROUPS:
+    raise ImportError("_GROUPS must list the groups of _HEAD_PATTERN in their order")
+_NO_CONTACT = (False, ())
+
+
+def _parse_common(data: bytes) -> Request | Response | None:
     """The one-pass parse of an ordinary message, or None to take the general path.
 
-    It accepts a subset of what the general path accepts (CRLF lines, no folding, names
-    spelled as in the table, no duplicated single-valued header, common shapes of every
-    required header) and builds the same values; on anything unusual -- including every
-    error -- it returns None and the general path decides, with a precise reason.  Every
-    check the general path makes at parse time is made here too, only cheaper: the property
-    tests hold the two paths equal.
+    It accepts a subset of what the general path accepts (CRLF lines, no folding, the usual
+    shapes of the checked headers, no repeated single-valued header) and builds the same
+    message; on anything unusual -- including every error -- it returns None and the general
+    path decides, with a precise reason.  tests/gateway/sip/test_fast_paths.py and
+    test_properties.py hold the paths equal.
     """
-    text = data[:head_end].decode("utf-8", "surrogateescape")
-    lines = text.split("\r\n")
-    breaks = len(lines) - 1
-    if text.count("\n") != breaks or text.count("\r") != breaks:
-        return None  # a bare CR or LF
-    start_line = lines[0]
-    del lines[0]
-    known = _KNOWN_NAMES.get
-    # The canonical key of each line; None for a line without ':' (p[1] is the colon) or a
-    # name not in the table (odd spelling, whitespace before ':', continuation, extension).
-    maybe_keys = [known(p[0]) if (p := line.partition(":"))[1] else None for line in lines]
-    present = set(maybe_keys)
-    if None in present:
+    # Decoding the whole datagram at once is cheaper than finding the head's end first; the
+    # pattern finds it (its first empty line).
+    text = data.decode("utf-8", "surrogateescape")
+    match = _read_head(text)
+    if match is None:
         return None
-    keys = cast(list[str], maybe_keys)
-    if len(present) != len(keys):  # a name repeats: make sure it is not a single-valued one
-        for key in _SINGLE:
-            if key in present and keys.count(key) > 1:
-                return None
-    try:  # the line of each required header (the only one: repeats were refused above)
-        cseq_line = lines[keys.index("cseq")]
-        call_id_line = lines[keys.index("call-id")]
-        from_line = lines[keys.index("from")]
-        to_line = lines[keys.index("to")]
-        via_line = lines[keys.index("via")]
-    except ValueError:
+    (
+        method, uri_text, status_text, reason, more_vias, via_transport, via_host, via_port,
+        via_params, via_branch, from_text, from_tag, to_text, to_tag, call_id, number,
+        cseq_method, max_forwards, length_text, more_contacts, contact,
+    ) = match.groups()  # fmt: skip
+    if number is None or call_id is None or from_text is None or to_text is None:
         return None  # a missing header: the general path names it
-
-    number, space, cseq_method = cseq_line.partition(":")[2].strip(" \t").partition(" ")
-    if not space or not number.isdigit() or not number.isascii() or len(number) > 10:
+    if via_transport is None:
         return None
     cseq_number = int(number)
-    if cseq_number > MAX_CSEQ:
+    if cseq_number > MAX_CSEQ or (method is not None and method != cseq_method):
         return None
-    if start_line.startswith("SIP/2.0 "):
-        method = None
-        status = _STATUS_CODES.get(start_line[8:11])
-        reason = start_line[12:]
-        if (
-            status is None
-            or start_line[11:12] != " "
-            or cseq_method not in KNOWN_METHODS  # else the general path checks the token
-            # isprintable() is False for any control character (and for HTAB and some
-            # non-ASCII text, which the regex then judges).
-            or (not reason.isprintable() and _REASON_CTL_RE.search(reason) is not None)
-        ):
-            return None
-    else:
-        request_line = start_line.split(" ")
-        if len(request_line) != 3 or request_line[2] != SIP_VERSION:
-            return None
-        method, uri_text, _ = request_line
-        if (
-            method not in KNOWN_METHODS
-            or method != cseq_method
-            or _check_common_uri(uri_text) is None
-        ):
-            return None
-
-    call_id = call_id_line.partition(":")[2].strip(" \t")
-    if _check_call_id(call_id) is None:
-        return None
-    # From and To are checked now, built when read (their tags are read from the groups).
-    from_text = from_line.partition(":")[2].strip(" \t")
-    from_groups = scan_common_address(from_text)
-    if from_groups is None:
-        return None
-    to_text = to_line.partition(":")[2].strip(" \t")
-    to_groups = scan_common_address(to_text)
-    if to_groups is None:
-        return None
-    if len(present) == len(keys) or keys.count("via") == 1:
-        via = parse_common_via(via_line.partition(":")[2].strip(" \t"))
-        if via is None:
-            return None
-        vias: tuple[Via, ...] = (via,)
-    else:
-        via_list: list[Via] = []
-        for key, line in zip(keys, lines, strict=True):
-            if key == "via":
-                via = parse_common_via(line.partition(":")[2].strip(" \t"))
-                if via is None:
-                    return None
-                via_list.append(via)
-        vias = tuple(via_list)
-    body_start = head_end + 4
-    end = len(data)
+    body_start = match.end()
+    section = (text, body_start - 4)  # the start line and header lines, for lazy_headers
+    size = len(data)
+    if len(text) != size:  # non-ASCII text: offsets in text are not octet offsets
+        body_start = len(text[:body_start].encode("utf-8", "surrogateescape"))
+    end = size
     length: int | None = None
-    if "content-length" in present:
-        value = lines[keys.index("content-length")].partition(":")[2].strip(" \t")
-        if not value.isdigit() or not value.isascii() or len(value) > 10:
-            return None
-        length = int(value)
+    if length_text is not None:
+        length = int(length_text)
         end = body_start + length
-        if end > len(data):
+        if end > size:
             return None
     cache: dict[str, object] = {
         "call-id": call_id,
         "cseq": _new_cseq(cseq_number, cseq_method),
-        FROM_SCAN: (from_text, from_groups),
-        TO_SCAN: (to_text, to_groups),
-        "via": vias,
+        FROM_SCAN: (from_text, from_tag),
+        TO_SCAN: (to_text, to_tag),
         "content-length": length,
     }
-    headers = _make_headers(tuple(lines), tuple(keys), cache)
-    raw = data if end == len(data) else data[:end]
+    via = via_from_groups(via_transport, via_host, via_port, via_params, via_branch)
+    if more_vias is None:
+        cache["via"] = (via,)
+    else:
+        cache[VIA_TOP] = via
+    if contact is None:
+        cache["contact"] = _NO_CONTACT
+    elif more_contacts is None:
+        cache[CONTACT_LINE] = contact
+    headers = lazy_headers(cache, section)
+    raw = data if end == size else data[:end]
     if method is None:
-        return _new_response(status, reason, headers, data[body_start:end], SIP_VERSION, raw)
-    max_forwards: int | None = None
-    if "max-forwards" in present:
-        value = lines[keys.index("max-forwards")].partition(":")[2].strip(" \t")
-        max_forwards = _MAX_FORWARDS.get(value)
-        if max_forwards is None:
-            return None  # out of range, or written unusually ("070"): the general path decides
-    cache["max-forwards"] = max_forwards
+        return _new_response(
+            int(status_text), reason, headers, data[body_start:end], SIP_VERSION, raw
+        )
+    cache["max-forwards"] = int(max_forwards) if max_forwards is not None else None
     return _new_request(method, uri_text, headers, data[body_start:end], SIP_VERSION, raw, None)

@@ -231,7 +231,7 @@ class StreamParser:
         del buffer[:total]
         self._searched = 0
         try:
-            message = None if lf_only else _parse_common(data, head_end)
+            message = None if lf_only else _parse_common(data)
             if message is None:
                 message = build_message(start_line, headers, data, 0, body_start, stream=True)
         except RemoteProtocolError as exc:

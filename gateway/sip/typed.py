@@ -4,8 +4,9 @@
 ``from_``, ``cseq``, ``contacts``, ...): each header is parsed on first access and the value is
 cached on the message's :class:`Headers`.  :func:`check_required` parses, at once, the headers
 every element needs; the parsers call it (or, on the fast path, make the same checks) so that a
-message they return is known to have them.  From and To may be cached as scanned groups
-(``FROM_SCAN``/``TO_SCAN``), from which the tags are read and the addresses built when asked.
+message they return is known to have them.  The fast path leaves some values half-done under
+the cache keys below (``FROM_SCAN``, ``TO_SCAN``, ``VIA_TOP``, ``CONTACT_LINE``); the
+accessors finish them when asked.
 """
 
 from __future__ import annotations
@@ -15,12 +16,11 @@ from typing import ClassVar, TypeVar, cast
 
 from gateway.errors import RemoteProtocolError
 from gateway.sip.address import (
-    TAG_GROUP,
     Address,
-    address_from_groups,
     check_contact_params,
     parse_address,
     parse_address_list,
+    parse_common_address,
     parse_common_contact,
     parse_contact_values,
 )
@@ -38,7 +38,15 @@ from gateway.sip.fields import (
 from gateway.sip.headers import Headers, display_name
 from gateway.sip.via import Via, parse_via_values
 
-__all__ = ["FROM_SCAN", "TO_SCAN", "MessageFields", "check_required", "content_length_of"]
+__all__ = [
+    "CONTACT_LINE",
+    "FROM_SCAN",
+    "TO_SCAN",
+    "VIA_TOP",
+    "MessageFields",
+    "check_required",
+    "content_length_of",
+]
 
 T = TypeVar("T")
 
@@ -70,26 +78,34 @@ def _vias(headers: Headers) -> tuple[Via, ...]:
     return parse_via_values(lines)
 
 
-# Cache keys under which the parser's fast path leaves the scanned groups of From and To
-# (``(text, groups)``, see address.scan_common_address): the addresses are built from them on
-# first use, the tags are read from them directly.  A '/' never occurs in a header name, and
-# Headers drops "<key>/..." entries together with "<key>" when that header changes.
+# Cache keys under which the parser's fast path leaves half-done values.  A '/' never occurs in
+# a header name, and Headers drops "<key>/..." entries together with "<key>" when that header
+# changes.
+#  FROM_SCAN, TO_SCAN: ``(text, tag)`` of a From/To of a common shape (address.common_address_
+#    pattern): the tag is read at once, the Address built from the text on first use.
+#  VIA_TOP: the topmost Via when there are several lines (the others are parsed when asked).
+#  CONTACT_LINE: the value of the only Contact line (not yet stripped on the right).
 FROM_SCAN = "from/scan"
 TO_SCAN = "to/scan"
+VIA_TOP = "via/top"
+CONTACT_LINE = "contact/line"
+
+
+def _scanned_address(headers: Headers, scan_key: str, key: str, name: str) -> Address:
+    scanned = headers._cache.get(scan_key)
+    if scanned is not None:
+        address = parse_common_address(scanned[0])  # the same shapes: it cannot be None
+        if address is not None:
+            return address
+    return parse_address(_required(headers, key), name)
 
 
 def _from(headers: Headers) -> Address:
-    scanned = headers._cache.get(FROM_SCAN)
-    if scanned is not None:
-        return address_from_groups(*scanned)
-    return parse_address(_required(headers, "from"), "From")
+    return _scanned_address(headers, FROM_SCAN, "from", "From")
 
 
 def _to(headers: Headers) -> Address:
-    scanned = headers._cache.get(TO_SCAN)
-    if scanned is not None:
-        return address_from_groups(*scanned)
-    return parse_address(_required(headers, "to"), "To")
+    return _scanned_address(headers, TO_SCAN, "to", "To")
 
 
 def _call_id(headers: Headers) -> str:
@@ -111,16 +127,20 @@ def _content_length(headers: Headers) -> int | None:
 
 
 def _contacts(headers: Headers) -> tuple[bool, tuple[Address, ...]]:
-    keys = headers.keys
-    if keys.count("contact") == 1:
-        # One line holding one address of a common shape (the INVITE/200/REGISTER case).  The
-        # shape has no comma outside quotes or '<>', so it is the single item of the list;
-        # expires and q are checked as parse_contact_values checks them.
-        address = parse_common_contact(headers.value_at(keys.index("contact")))
-        if address is not None:
-            if address.params:
-                check_contact_params(address)
-            return False, (address,)
+    # One line holding one address of a common shape (the INVITE/200/REGISTER case).  The
+    # shape has no comma outside quotes or '<>', so it is the single item of the list;
+    # expires and q are checked as parse_contact_values checks them.
+    line = headers._cache.get(CONTACT_LINE)
+    if line is not None:
+        address = parse_common_contact(line.rstrip(" \t"))
+    elif headers.keys.count("contact") == 1:
+        address = parse_common_contact(headers.value_at(headers.keys.index("contact")))
+    else:
+        address = None
+    if address is not None:
+        if address.params:
+            check_contact_params(address)
+        return False, (address,)
     lines = headers.get_all("contact")
     if not lines:
         return False, ()
@@ -211,10 +231,12 @@ class MessageFields:
     @property
     def via(self) -> Via:
         """The topmost Via: branch, sent-by, received, rport, transport."""
+        cache = self.headers._cache
         try:
-            return self.headers._cache["via"][0]  # type: ignore[no-any-return]
+            return cache["via"][0]  # type: ignore[no-any-return]
         except KeyError:
-            return self._typed("via", _vias)[0]
+            top = cache.get(VIA_TOP)
+            return top if top is not None else self._typed("via", _vias)[0]
 
     @property
     def from_(self) -> Address:
@@ -234,7 +256,7 @@ class MessageFields:
     def from_tag(self) -> str | None:
         scanned = self.headers._cache.get(FROM_SCAN)
         if scanned is not None:
-            tag: str | None = scanned[1][TAG_GROUP]  # the first tag, as from_.tag finds it
+            tag: str | None = scanned[1]  # the first tag, as from_.tag finds it
             return tag
         return self.from_.params.get_lowered("tag")
 
@@ -242,7 +264,7 @@ class MessageFields:
     def to_tag(self) -> str | None:
         scanned = self.headers._cache.get(TO_SCAN)
         if scanned is not None:
-            tag: str | None = scanned[1][TAG_GROUP]
+            tag: str | None = scanned[1]
             return tag
         return self.to.params.get_lowered("tag")
 

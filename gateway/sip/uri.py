@@ -11,6 +11,8 @@
   RFC 3261's ``absoluteURI`` and carried verbatim.
 
 The regular expressions below use possessive quantifiers, so matching is linear in the input.
+The scheme is matched as ``[Ss][Ii][Pp][Ss]?``, not with ``(?i)``: Unicode case-insensitive
+matching would take U+017F (long s) for "s", which is no ASCII letter (RFC 3261 section 25.1).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.errors import RemoteProtocolError
 from gateway.sip._values import split_checked_params, unchecked_constructor
@@ -58,7 +60,7 @@ _PARAMCHAR = rf"(?:[A-Za-z0-9\-_.!~*'()\[\]/:&+$]|{_ESC})"
 # hname/hvalue chars: hnv-unreserved / unreserved / escaped; hnv-unreserved = [ ] / ? : + $
 _HCHAR = rf"(?:[A-Za-z0-9\-_.!~*'()\[\]/?:+$]|{_ESC})"
 _SIP_URI_RE = re.compile(
-    rf"(?i:(sips?)):(?:({_USER})(?::({_PASSWORD}))?@)?({_HOST})(?::([0-9]++))?"
+    rf"([Ss][Ii][Pp][Ss]?):(?:({_USER})(?::({_PASSWORD}))?@)?({_HOST})(?::([0-9]++))?"
     rf"((?:;{_PARAMCHAR}++(?:={_PARAMCHAR}++)?)*+)"
     rf"(\?{_HCHAR}++={_HCHAR}*+(?:&{_HCHAR}++={_HCHAR}*+)*+)?"
 )
@@ -86,18 +88,18 @@ FAST_HOST_PATTERN = (
 _COMMON_PARAMCHARS = r"[A-Za-z0-9\-_.!~*'()\[\]/:&+$]++"
 _COMMON_PASSWORD = r"[A-Za-z0-9\-_.!~*'()&=+$,]*+"
 COMMON_SIP_URI_PATTERN = (
-    rf"(?i:sips?):(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]++(?::{_COMMON_PASSWORD})?@)?"
+    rf"[Ss][Ii][Pp][Ss]?:(?:[A-Za-z0-9\-_.!~*'()&=+$,;?/]++(?::{_COMMON_PASSWORD})?@)?"
     rf"{FAST_HOST_PATTERN}(?::{COMMON_PORT_PATTERN})?"
     rf"(?:;{_COMMON_PARAMCHARS}(?:={_COMMON_PARAMCHARS})?)*+"
 )
 ADDR_SPEC_SIP_URI_PATTERN = (
-    rf"(?i:sips?):(?:[A-Za-z0-9\-_.!~*'()&=+$/]++(?::[A-Za-z0-9\-_.!~*'()&=+$]*+)?@)?"
+    rf"[Ss][Ii][Pp][Ss]?:(?:[A-Za-z0-9\-_.!~*'()&=+$/]++(?::[A-Za-z0-9\-_.!~*'()&=+$]*+)?@)?"
     rf"{FAST_HOST_PATTERN}(?::{COMMON_PORT_PATTERN})?"
 )
 # COMMON_SIP_URI_PATTERN with six groups -- scheme, user, password, host, port, ";params" --
 # for building a SipUri from the match (see common_sip_uri).
 COMMON_SIP_URI_GROUPS_PATTERN = (
-    rf"(?i:(sips?)):(?:([A-Za-z0-9\-_.!~*'()&=+$,;?/]++)(?::({_COMMON_PASSWORD}))?@)?"
+    rf"([Ss][Ii][Pp][Ss]?):(?:([A-Za-z0-9\-_.!~*'()&=+$,;?/]++)(?::({_COMMON_PASSWORD}))?@)?"
     rf"({FAST_HOST_PATTERN})(?::({COMMON_PORT_PATTERN}))?"
     rf"((?:;{_COMMON_PARAMCHARS}(?:={_COMMON_PARAMCHARS})?)*+)"
 )
@@ -154,6 +156,19 @@ class SipUri:
     headers: tuple[tuple[str, str], ...] = ()
     scheme: str = "sip"
     raw: str | None = field(default=None, repr=False)
+    # Set by common_sip_uri only: params unset until read, split then from this text (a
+    # Contact's URI is mostly rendered as received, its parameters seldom read).
+    _params_text: str | None = field(default=None, init=False, repr=False)
+
+    if not TYPE_CHECKING:  # (hidden from mypy, which would otherwise accept any attribute)
+
+        def __getattr__(self, name: str) -> Any:
+            # Called only for an unset slot: the params of common_sip_uri, split now.
+            if name != "params" or self._params_text is None:
+                raise AttributeError(name)
+            params = split_checked_params(self._params_text)
+            object.__setattr__(self, "params", params)
+            return params
 
     @classmethod
     def parse(cls, text: str) -> SipUri:
@@ -278,7 +293,9 @@ class SipUri:
         return hash((self.scheme, self.user, self.password, self.host.lower(), self.port))
 
 
-_build_sip_uri = unchecked_constructor(SipUri)
+_build_lazy_sip_uri = unchecked_constructor(
+    SipUri, ("host", "user", "password", "port", "headers", "scheme", "raw", "_params_text")
+)
 
 
 def common_sip_uri(
@@ -294,15 +311,15 @@ def common_sip_uri(
 
     Such a URI is valid and has nothing to unescape, so the groups are its components.
     """
-    return _build_sip_uri(
+    return _build_lazy_sip_uri(
         host,
         user,
         password,
         int(port_text) if port_text is not None else None,
-        split_checked_params(params_text),
         (),
         "sip" if len(scheme) == 3 else "sips",
         text,
+        params_text,
     )
 
 

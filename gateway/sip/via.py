@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gateway.errors import RemoteProtocolError
 from gateway.sip._values import split_checked_params, unchecked_constructor
@@ -33,7 +33,14 @@ from gateway.sip.host import (
 )
 from gateway.sip.uri import COMMON_PORT_PATTERN, FAST_HOST_PATTERN
 
-__all__ = ["BRANCH_MAGIC_COOKIE", "Via", "parse_via", "parse_via_values"]
+__all__ = [
+    "BRANCH_MAGIC_COOKIE",
+    "Via",
+    "common_via_pattern",
+    "parse_via",
+    "parse_via_values",
+    "via_from_groups",
+]
 
 # RFC 3261 section 8.1.1.7: branches of RFC 3261 elements start with this cookie.
 BRANCH_MAGIC_COOKIE = "z9hG4bK"
@@ -45,19 +52,39 @@ _TOKEN = r"[A-Za-z0-9\-.!%*_+`'~]++"
 # branch=token, rport[=port], received=IPv4, or any other token[=token] parameter except
 # ttl and maddr (rare; their values need the general checks) and the names above without the
 # value they need.  (?!...) compares whole names: "rportx" is another parameter.
-_COMMON_VIA_PARAM = (
-    rf";(?:(?i:branch)={_TOKEN}"
-    rf"|(?i:rport)(?:={COMMON_PORT_PATTERN})?"
+_NOT_BRANCH_PARAM = (
+    rf";(?:(?i:rport)(?:={COMMON_PORT_PATTERN})?"
     rf"|(?i:received)={COMMON_IPV4_PATTERN}"
     rf"|(?!(?i:branch|rport|received|ttl|maddr)(?![A-Za-z0-9\-.!%*_+`'~])){_TOKEN}(?:={_TOKEN})?)"
 )
-# The common shape, validated in one step: "SIP/2.0/UDP host:port;a=b;c" with an IPv4 address
-# or hostname.  Whatever it matches the general scanner accepts, with the same result; anything
-# else (IPv6, spaces around '/', ':' or ';', quoted values, ttl/maddr) takes that scanner.
-_COMMON_VIA_RE = re.compile(
-    rf"SIP/2\.0/({_TOKEN}) ({FAST_HOST_PATTERN})(?::({COMMON_PORT_PATTERN}))?"
-    rf"((?:{_COMMON_VIA_PARAM})*+)"
-)
+_COMMON_VIA_PARAM = rf"(?:;(?i:branch)={_TOKEN}|{_NOT_BRANCH_PARAM})"
+
+
+def common_via_pattern(groups: bool) -> str:
+    """Regex text of the common shape: "SIP/2.0/UDP host:port;a=b;c" (IPv4 or hostname).
+
+    Whatever it matches the general scanner accepts, with the same result; anything else
+    (IPv6, spaces around '/', ':' or ';', quoted values, ttl/maddr) takes that scanner.  With
+    ``groups``, it captures ``via_transport``, ``via_host``, ``via_port``, ``via_params`` and
+    the value of the first branch parameter, ``via_branch`` (the arguments of
+    :func:`via_from_groups`); without, it only validates (a Via below the top one).
+    """
+
+    def group(name: str, pattern: str) -> str:
+        return f"(?P<via_{name}>{pattern})" if groups else f"(?:{pattern})"
+
+    # The parameters before the first branch, that branch, then any parameters.
+    params = (
+        rf"(?:{_NOT_BRANCH_PARAM})*+"
+        rf"(?:;(?i:branch)={group('branch', _TOKEN)}(?:{_COMMON_VIA_PARAM})*+)?"
+    )
+    return (
+        rf"SIP/2\.0/{group('transport', _TOKEN)} {group('host', FAST_HOST_PATTERN)}"
+        rf"(?::{group('port', COMMON_PORT_PATTERN)})?{group('params', params)}"
+    )
+
+
+_COMMON_VIA_RE = re.compile(common_via_pattern(groups=True))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +96,20 @@ class Via:
     port: int | None = None
     params: Params = field(default_factory=Params)
     protocol: str = "SIP/2.0"
+    # Set by via_from_groups only: params unset until read, split then from _params_text
+    # (the transaction layer reads the branch, which the parser captured, and nothing else).
+    _params_text: str | None = field(default=None, init=False, repr=False, compare=False)
+    _branch: str | None = field(default=None, init=False, repr=False, compare=False)
+
+    if not TYPE_CHECKING:  # (hidden from mypy, which would otherwise accept any attribute)
+
+        def __getattr__(self, name: str) -> Any:
+            # Called only for an unset slot: the params of via_from_groups, split now.
+            if name != "params" or self._params_text is None:
+                raise AttributeError(name)
+            params = split_checked_params(self._params_text)
+            object.__setattr__(self, "params", params)
+            return params
 
     @classmethod
     def parse(cls, text: str) -> Via:
@@ -81,7 +122,8 @@ class Via:
 
     @property
     def branch(self) -> str | None:
-        return self.params.get_lowered("branch")
+        known = self._branch
+        return known if known is not None else self.params.get_lowered("branch")
 
     @property
     def is_rfc3261_branch(self) -> bool:
@@ -145,7 +187,9 @@ class Via:
         return self.render().encode("utf-8", "surrogateescape")
 
 
-_build_via = unchecked_constructor(Via)
+_build_lazy_via = unchecked_constructor(
+    Via, ("transport", "host", "port", "protocol", "_params_text", "_branch")
+)
 
 
 def _check_params(params: Params) -> None:
@@ -197,13 +241,23 @@ def parse_common_via(text: str) -> Via | None:
     match = _COMMON_VIA_RE.fullmatch(text)
     if match is None:
         return None
-    transport, host, port_text, params_text = match.groups()
-    return _build_via(
+    return via_from_groups(*match.groups())
+
+
+def via_from_groups(
+    transport: str, host: str, port_text: str | None, params_text: str, branch: str | None
+) -> Via:
+    """The Via whose text matched :func:`common_via_pattern` into these groups.
+
+    Its parameters are split when first read; the branch is known at once.
+    """
+    return _build_lazy_via(
         transport.upper(),
         host,
         int(port_text) if port_text is not None else None,
-        split_checked_params(params_text),
         "SIP/2.0",
+        params_text,
+        branch,
     )
 
 

@@ -15,19 +15,20 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from gateway.errors import RemoteProtocolError
 from gateway.sip.address import (
-    TAG_GROUP,
     Address,
     _address_general,
+    common_address_pattern,
     parse_common_address,
     parse_common_contact,
-    scan_common_address,
 )
 from gateway.sip.grammar import SipSyntaxError
+from gateway.sip.headers import Headers
 from gateway.sip.host import COMMON_HOST_PATTERN
 from gateway.sip.message import Request
 from gateway.sip.parser import _parse_common, _parse_general, parse_datagram
@@ -40,6 +41,8 @@ from gateway.sip.uri import (
 )
 from gateway.sip.via import _parse_via_parm_general, parse_common_via
 
+# The From/To check of the parser's head pattern, with the first tag as group "tag".
+COMMON_ADDRESS_TAG_RE = re.compile(common_address_pattern("tag"))
 TORTURE = Path(__file__).resolve().parents[4] / "shared" / "corpora" / "rfc4475-torture" / "dat"
 EDIT_CHARS = ' \t;:=,<>"@/.-%[]\\\r\nxX0\x00\xe9'
 
@@ -214,8 +217,10 @@ def check_address(text: str) -> None:
     fast = parse_common_address(text)
     if fast is not None:
         assert general is not None and fast == general and str(fast) == str(general), text
-        groups = scan_common_address(text)
-        assert groups is not None and groups[TAG_GROUP] == general.tag, text
+    scanned = COMMON_ADDRESS_TAG_RE.fullmatch(text)
+    assert (scanned is not None) == (fast is not None), text  # the same shapes
+    if scanned is not None:
+        assert general is not None and scanned["tag"] == general.tag, text
     bracketed = parse_common_address(text, bracketed_only=True)
     if bracketed is not None:
         assert bracketed == general_address(text, bracketed_only=True), text
@@ -244,9 +249,9 @@ def test_common_addresses_take_the_usual_shapes() -> None:
         "sip:caller@example.net;tag=134161461246",
         "Bob <sip:bob@biloxi.example.com:5061;transport=tcp>;tag=a;x=y",
     ]:
-        groups = scan_common_address(text)
+        scanned = COMMON_ADDRESS_TAG_RE.fullmatch(text)
         general = _address_general(text, False)
-        assert groups is not None and groups[TAG_GROUP] == general.tag, text
+        assert scanned is not None and scanned["tag"] == general.tag, text
         contact = parse_common_contact(text)
         assert contact is not None and contact == general
         assert same_uri(contact.uri, _parse_sip_general(contact.uri_text))
@@ -331,6 +336,25 @@ MESSAGE_SWAPS = [
     (b"SIP/2.0/UDP proxy", b"SIP/2.0/UDP 256.0.0.1 x"),
     (b"From: sip:alice", b"From: <sip:alice"), (b"To: Bob", b"To: Bob  "),
     (b"Contact: <sip:bob@192.0.2.4>;expires=60", b"Contact: <sip:bob@192.0.2.4>;expires=x"),
+    (b"m: <sip:alice@", b"m: <sip:bob@192.0.2.9>\r\nM: <sip:alice@"),
+    (b"Contact: <sip:bob@192.0.2.4>;expires=60", b"Contact: *"),
+    (b"Contact: <sip:bob@192.0.2.4>;expires=60", b"Contact: <tel:+1555>"),
+    (b"Contact: <sip:bob@192.0.2.4>;expires=60\r\n", b""),
+    (b"i: a84b4c76e66710@pc33.atlanta.example.com", b"CALL-ID: a84b@x"),
+    (b"CSeq: 314159 INVITE", b"cseq: 314159 INVITE"), (b"l: 63", b"L: 63"),
+    (b"\r\nv: ", b"\r\nVIA: "), (b"\r\nv: ", b"\r\nvia:  "), (b"c: app", b"c : app"),
+    (b"User-Agent: gwemu-test", b"f: <sip:x@y>;tag=2"),
+    (b"User-Agent: gwemu-test", b"t: <sip:x@y>"),
+    (b"User-Agent: gwemu-test", b"Content-Type: text/plain"),
+    (b"User-Agent:", b"Call-Info:"), (b"User-Agent:", b"Contact-X:"), (b"User-Agent:", b"Vias:"),
+    (b"User-Agent:", b"Max-Forwards-X:"), (b"User-Agent:", b"L-X:"), (b"User-Agent:", b"m:"),
+    (b"User-Agent: gwemu-test", b"v: SIP/2.0/UDP h;branch=z9hG4bKb, SIP/2.0/UDP g"),
+    (b"User-Agent: gwemu-test", b"v: SIP/2.0/UDP [2001:db8::1];branch=z9hG4bKb"),
+    (b";branch=z9hG4bK776asdhds", b";branch=z9hG4bK776asdhds;BRANCH=second"),
+    (b";branch=z9hG4bK776asdhds", b";rport;Branch=first;branch=second"),
+    (b"INVITE sip:", "INVITE \u017fip:".encode()), (b"<sip:alice@", "<\u017fip:alice@".encode()),
+    (b"Max-Forwards: 70", b"Max-Forwards: 7"), (b"Max-Forwards: 70", b"Max-Forwards: 0"),
+    (b"Max-Forwards: 70\r\n", b""), (b"l: 63\r\n", b""),
 ]  # fmt: skip
 CORPUS = [path.read_bytes() for path in sorted(TORTURE.glob("*.dat"))] if TORTURE.is_dir() else []
 FIELDS = ("vias", "from_", "to", "from_tag", "to_tag", "call_id", "cseq", "content_length")
@@ -355,10 +379,7 @@ def accessors(message: object) -> dict[str, object]:
 
 def check_message(data: bytes) -> bool:
     """Compare the paths on ``data``; True when the fast path took it."""
-    head_end = data.find(b"\r\n\r\n")
-    if head_end <= 0 or data[0] in (13, 10):
-        return False  # parse_datagram never gives these to the fast path
-    fast = _parse_common(data, head_end)
+    fast = _parse_common(data)
     if fast is None:
         return False
     general = _parse_general(data)  # must not raise: the fast path accepted the message
@@ -414,3 +435,24 @@ def test_tags_are_read_without_building_the_addresses_and_follow_changes() -> No
     tagged = message.replace_header("t", "<sip:+15551234567@gw.example.com>;tag=x1")
     assert tagged.to_tag == "x1" and tagged.from_tag == "1928301774"
     assert message.to_tag is None  # the original is untouched
+
+
+def test_a_long_s_is_no_sip_scheme() -> None:
+    # U+017F folds to "s" under Unicode IGNORECASE; a URI scheme is ASCII (RFC 3261 25.1).
+    for old, new in [(b"INVITE sip:", "INVITE \u017fip:"), (b"<sip:alice@", "<\u017fip:alice@")]:
+        with pytest.raises(RemoteProtocolError) as caught:
+            parse_datagram(INVITE.replace(old, new.encode(), 1))
+        assert caught.value.status_hint == 400 and "no scheme" in caught.value.reason
+
+
+def test_routing_a_message_does_not_split_its_header_lines() -> None:
+    message = parse_datagram(RINGING)
+    unset = Headers.__dict__["lines"]  # the slot: raises AttributeError until it is set
+    assert message.via.branch == "z9hG4bK4b43c2ff8.1" and message.to_tag == "a6c85cf"
+    assert (message.call_id, message.cseq.number) == ("a84b4c76e66710", 314159)
+    assert bytes(message) == RINGING
+    assert message.contact is not None and str(message.contact.uri) == "sip:bob@192.0.2.4"
+    with pytest.raises(AttributeError):
+        unset.__get__(message.headers, Headers)
+    assert len(message.vias) == 2 and message.vias[0] == message.via  # the lines, split now
+    assert unset.__get__(message.headers, Headers)[0].startswith("Via: SIP/2.0/UDP proxy")

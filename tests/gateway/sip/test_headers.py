@@ -9,6 +9,7 @@ from gateway.sip.headers import (
     Headers,
     canonical_name,
     display_name,
+    lazy_headers,
     parse_header_lines,
 )
 
@@ -162,3 +163,15 @@ def test_render_equality_and_bytes() -> None:
     assert headers != Headers.of([("Via", "SIP/2.0/UDP h"), ("Content-Length", "0")])
     assert hash(headers) == hash(Headers.of([("Via", "SIP/2.0/UDP h"), ("l", "0")]))
     assert Headers().render() == "" and headers.items() == [("Via", "SIP/2.0/UDP h"), ("l", "0")]
+
+
+def test_lazy_headers_split_their_lines_on_first_use() -> None:
+    text = "INVITE sip:a@b SIP/2.0\r\nv: SIP/2.0/UDP h\r\nVia : x\r\nX-A:\r\nl: 2\r\n\r\nhi"
+    lazy = lazy_headers({"cached": 1}, (text, text.index("\r\n\r\n")))
+    assert lazy._cache == {"cached": 1}
+    eager = parse_header_lines(["v: SIP/2.0/UDP h", "Via : x", "X-A:", "l: 2"])
+    assert lazy.keys == eager.keys == ("via", "via", "x-a", "content-length")
+    assert lazy.lines == eager.lines and lazy == eager and lazy.get("X-A") == ""
+    assert lazy.with_header("X-B", "1").lines == (*eager.lines, "X-B: 1")
+    with pytest.raises(AttributeError):
+        lazy.missing  # type: ignore[attr-defined]  # noqa: B018

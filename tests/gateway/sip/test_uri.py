@@ -232,3 +232,21 @@ def test_built_uris_render_and_parse_back(
     )
     assert parsed.params == uri.params and parsed.headers == uri.headers
     assert str(parsed) == str(uri)
+
+
+def test_common_uris_split_their_parameters_when_read() -> None:
+    uri = SipUri.parse("sip:alice@192.0.2.101:5060;transport=UDP;lr")
+    assert str(uri) == "sip:alice@192.0.2.101:5060;transport=UDP;lr"
+    assert uri.params == Params((("transport", "UDP"), ("lr", None)))
+    assert uri.transport == "udp" and uri.lr and uri.port == 5060
+    assert uri == SipUri.parse("sip:alice@192.0.2.101:5060;lr;transport=udp")
+    assert uri.replace(port=5070).params == uri.params
+    assert repr(uri).startswith("SipUri(host='192.0.2.101', user='alice'")
+
+
+def test_a_long_s_is_no_sip_scheme() -> None:
+    # U+017F folds to "s" under Unicode IGNORECASE, but a scheme is ASCII (RFC 3261 25.1).
+    for text in ("\u017fip:alice@example.com", "sip\u017f:alice@example.com"):
+        with pytest.raises(SipSyntaxError):
+            check_uri_text(text)
+    assert check_uri_text("SiPs:alice@example.com") == "sips"

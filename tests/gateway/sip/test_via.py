@@ -126,3 +126,20 @@ def test_building() -> None:
     assert no_rport.rport is None and not no_rport.rport_requested
     assert parse_via(str(stamped)) == stamped
     assert Via.parse(str(via)).replace(port=5070).port == 5070
+
+
+def test_common_vias_know_their_first_branch_and_split_parameters_when_read() -> None:
+    for text, branch in [
+        ("SIP/2.0/UDP h;rport;branch=z9hG4bKa;x=1", "z9hG4bKa"),
+        ("SIP/2.0/UDP h;BRANCH=one;branch=two", "one"),  # the first one, as params.get has it
+        ("SIP/2.0/UDP h:5060;rport=7", None),
+    ]:
+        via = parse_common_via(text)
+        assert via is not None and via.branch == branch, text
+        general = _parse_via_parm_general(text)
+        assert via == general and hash(via) == hash(general) and str(via) == str(general)
+        assert via.params == general.params and via.branch == general.branch
+    via = parse_common_via("SIP/2.0/UDP h;branch=z9hG4bKa")
+    assert via is not None
+    moved = via.replace(host="g")  # a copy built by __init__: parameters given, branch read
+    assert moved.branch == "z9hG4bKa" and moved.params == Params((("branch", "z9hG4bKa"),))
