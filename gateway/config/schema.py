@@ -95,7 +95,9 @@ def shape_of(annotation: object, *, owner: str = "") -> Shape:
     if origin is typing.Annotated:
         return _annotated(args[0], args[1:], owner)
     if origin is Literal:
-        return ChoiceShape(tuple(args))
+        # Sorted: typing caches unions by equality, and Literals with the same values in another
+        # order are equal, so the order written in the annotation may not be the one we get.
+        return ChoiceShape(tuple(sorted(args, key=lambda value: (str(type(value)), value))))
     if origin is types.UnionType or origin is typing.Union:
         return _union(args, owner)
     if origin is tuple:

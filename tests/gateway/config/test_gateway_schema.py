@@ -70,7 +70,7 @@ session-target = "ipv4:"
 codecs = ["g711"]
 """)
     assert found == [
-        'gw.toml:5: sip.transports[1]: expected one of "udp", "tcp", got "sctp"',
+        'gw.toml:5: sip.transports[1]: expected one of "tcp", "udp", got "sctp"',
         'gw.toml:6: sip.t1: expected a duration like "30s", "500ms", "2m", "1m30s" or a '
         'number of seconds, got "fast"',
         'gw.toml:9: media.ports: expected FIRST-LAST, e.g. "16384-32767", got \'5000\'',

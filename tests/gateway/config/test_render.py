@@ -106,14 +106,14 @@ TEXT_DOC = """\
   phones        table of tables    see below  phones by name
   causes        table of integer = integer  {}
   wav           path               none
-  codec         "pcmu" | "pcma"    none
+  codec         "pcma" | "pcmu"    none
 
 [[peers]]
   One voip dial-peer.
   tag        integer (1 to 1000)  required  peer tag
   target     Address              required  where calls go
   relay      array of "rtp-nte" | "sip-info"  []        DTMF relay methods
-  transport  "udp" | "tcp"        "udp"
+  transport  "tcp" | "udp"        "udp"
 
 [phones.<name>]
   number  string           required
@@ -149,7 +149,8 @@ def test_the_schema_as_markdown() -> None:
         "|---|---|---|---|\n| `name` | string | required | shown in ladders |\n"
         '| `ring-timeout` | duration | `"30s"` | ring-no-answer timer |\n'
     )
-    assert '| `codec` | "pcmu" \\| "pcma" | none |  |' in rendered
+    # Choices are listed sorted, whatever order the annotation wrote them in.
+    assert '| `codec` | "pcma" \\| "pcmu" | none |  |' in rendered
     assert '#### `[[phones.<name>.script]]  with kind = "wait"`' in rendered
 
 

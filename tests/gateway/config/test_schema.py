@@ -20,6 +20,7 @@ from gateway.config import (
     Duration,
     InRange,
     Located,
+    describe_schema,
     load,
     load_toml,
     load_yaml,
@@ -304,7 +305,7 @@ def test_choices_ranges_and_checks() -> None:
         "gw-a.toml:2: listen-port: must be between 1 and 65535, got 70000\n"
         'gw-a.toml:4: timers.ring-no-answer: must be between 1s and 5m, got "500ms"\n'
         "gw-a.toml:6: dial-peer.voip[0].tag: must be between 1 and 2147483647, got 0\n"
-        'gw-a.toml:9: dial-peer.voip[0].session-transport: expected one of "udp", "tcp", '
+        'gw-a.toml:9: dial-peer.voip[0].session-transport: expected one of "tcp", "udp", '
         'got "tpc"; did you mean "tcp"?\n'
         "gw-a.toml:10: dial-peer.voip[0].preference: must be between 0 and 10, got 11\n"
         'gw-a.toml:11: dial-peer.voip[0].codecs[1]: expected one of "g711ulaw", "g711alaw", '
@@ -656,3 +657,21 @@ def test_plain_dataclass_fields_and_custom_checks() -> None:
     assert problems("checked = 30\n", WithFactory, "w.toml") == (
         "w.toml:1: checked: must be a multiple of 20, got 30"
     )
+
+
+@dataclass(frozen=True, slots=True)
+class _LawFirst:
+    law: Literal["ulaw", "alaw"] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _LawSecond:
+    law: Literal["alaw", "ulaw"] | None = None
+
+
+def test_choices_do_not_depend_on_the_order_typing_cached_first() -> None:
+    # typing caches ``X | None`` by equality and Literals equal as sets, so the second class's
+    # annotation may come back with the first one's order: the rendering must not care.
+    first, second = describe_schema(_LawFirst), describe_schema(_LawSecond)
+    assert first == second
+    assert '"alaw" | "ulaw"' in first

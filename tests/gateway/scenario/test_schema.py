@@ -140,7 +140,7 @@ steps = ["PBX-A -> GW-A SETUP", "PBX-A -> GW-X CALL PROC"]
     assert lines == [
         f"{path}:1: nodes.PBX-A.file: give the node's config either as file = ... or as a "
         "config table",
-        f'{path}:5: nodes.GW-A.kind: expected one of "pbx", "gateway", got "gatewy"; did you '
+        f'{path}:5: nodes.GW-A.kind: expected one of "gateway", "pbx", got "gatewy"; did you '
         'mean "gateway"?',
         f"{path}:11: action[0].number: a number is digits, * and #",
         f"{path}:17: action[1].on: give at or on, not both",
