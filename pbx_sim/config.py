@@ -15,16 +15,15 @@ from typing import Literal
 
 from gateway.errors import ConfigError
 from gateway.media.tones import TONE_PLANS
+from pbx_sim.q931.channels import INTERFACE_CHANNELS, ChannelOrder, Interface
 from pbx_sim.q931.constants import NumberingPlan, NumberType
 from pbx_sim.script import parse_script
 from pbx_sim.sources import parse_source_spec
 
-Interface = Literal["e1", "t1", "bri"]
 Side = Literal["user", "network"]
 TrunkMode = Literal["listen", "connect"]
 TrunkCodec = Literal["pcma", "pcmu"]
 ChannelPreference = Literal["exclusive", "preferred", "any"]
-ChannelOrder = Literal["ascending", "descending"]
 DialMode = Literal["keypad", "dtmf"]
 NumberTypeName = Literal[
     "unknown", "international", "national", "network-specific", "subscriber", "abbreviated"
@@ -48,14 +47,6 @@ NUMBERING_PLANS: dict[str, int] = {
     "private": NumberingPlan.PRIVATE,
 }
 
-# B-channel numbers as the Channel identification IE names them (Q.931 s4.5.13): an E1 carries
-# them in timeslots 1-15 and 17-31 (16 is the D-channel), a T1 in 1-23 (24 is the D-channel), a
-# basic-rate interface has B1 and B2.
-INTERFACE_CHANNELS: dict[str, tuple[int, ...]] = {
-    "e1": (*range(1, 16), *range(17, 32)),
-    "t1": tuple(range(1, 24)),
-    "bri": (1, 2),
-}
 # E1 trunks speak A-law, T1 trunks mu-law (G.711 s1; the usual national choices).
 INTERFACE_CODEC: dict[str, TrunkCodec] = {"e1": "pcma", "t1": "pcmu", "bri": "pcma"}
 TIMER_NAMES = frozenset({"t301", "t302", "t303", "t304", "t305", "t308", "t310", "t313", "t316",

@@ -934,7 +934,7 @@ class Pbx:
         trunk = leg.trunk
         if offered is None:
             return True
-        number, _exclusive = trunk.pool.requested_number(offered)
+        number, _exclusive = trunk.pool.requested(offered)
         if number is None or number == leg.channel:
             return True
         problem: int | None = None

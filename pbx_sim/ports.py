@@ -14,7 +14,6 @@ from typing import Literal, Protocol
 from gateway.media.audio import AudioSource
 from gateway.media.dtmf_inband import DtmfDetector
 from gateway.trace import Address, TraceSink
-from pbx_sim.channels import ChannelPool
 from pbx_sim.config import (
     NUMBER_TYPES,
     NUMBERING_PLANS,
@@ -32,6 +31,7 @@ from pbx_sim.q931 import (
     Q931Link,
     Q931Timers,
 )
+from pbx_sim.q931.channels import ChannelPool
 
 StationState = Literal["idle", "dialing", "calling", "ringing", "talking", "lockout"]
 TrunkLegState = Literal["setup", "overlap", "proceeding", "alerting", "connected",

@@ -51,7 +51,6 @@ from itertools import count
 from typing import Any, Final, Literal, cast
 
 from gateway.aio.bchannel import BChannel, BChannelPlan, TrunkCodec
-from gateway.aio.trunk_channels import INTERFACE_CHANNELS, ChannelOrder, ChannelPool, Interface
 from gateway.errors import LocalProtocolError
 from gateway.line import (
     AcknowledgeAnswer,
@@ -114,6 +113,7 @@ from pbx_sim.q931 import (
     TransferCapability,
     state_label,
 )
+from pbx_sim.q931.channels import INTERFACE_CHANNELS, ChannelOrder, ChannelPool, Interface
 
 __all__ = ["Q931Trunk", "Q931TrunkSettings", "TrunkAudio", "TrunkNote"]
 

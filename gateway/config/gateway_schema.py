@@ -42,7 +42,6 @@ from typing import Annotated, Final, Literal
 
 from gateway.aio.bchannel import BChannelPlan
 from gateway.aio.q931_trunk import Q931TrunkSettings
-from gateway.aio.trunk_channels import INTERFACE_CHANNELS
 from gateway.calls.causes import CauseMap, CauseProfile
 from gateway.calls.dialpeer import (
     DialPlan,
@@ -80,9 +79,9 @@ from hardware.protocols.fxs_line import FxsLineConfig
 from hardware.protocols.quirks import PROFILES as MODEM_PROFILES
 from hardware.protocols.voice_modem import VoiceModemConfig
 from pbx_sim.q931 import NumberingPlan, NumberType, Q931Timers
+from pbx_sim.q931.channels import INTERFACE_CHANNELS, Interface
 
 Transport = Literal["udp", "tcp"]
-Interface = Literal["e1", "t1", "bri"]
 NumberTypeName = Literal[
     "unknown", "international", "national", "network-specific", "subscriber", "abbreviated"
 ]

@@ -1,12 +1,17 @@
-"""B-channel bookkeeping of one Q.931 trunk on the gateway side (Q.931 s5.1.2, s5.2.3).
+"""B-channels of one Q.931 trunk and which a call gets (Q.931 s4.5.13, s5.1.2, s5.2.3), sans-IO.
 
-Which B-channel a call takes: an offered call names one *exclusively* (only that one will do),
-as *preferred* (another is acceptable) or asks for any; the answers follow s5.2.3.1/5.2.3.2 --
-an exclusive channel that is busy refuses the call with cause 44, a channel that does not
-exist on the interface with cause 82, and no free channel at all with cause 34.  Our own calls
-hunt in the configured order (the network side from the bottom up, the user side from the top
-down by default, which keeps glare rare) -- the same rules the PBX simulator applies, so both
-ends of a simulated trunk agree.
+Both ends of a simulated trunk use this one module -- the PBX simulator and the gateway's trunk
+adapter -- so they agree on channel numbers and on the answers:
+
+* an interface's B-channels are numbered as the Channel identification element names them: an E1
+  carries them in timeslots 1-15 and 17-31 (16 is the D-channel), a T1 in 1-23 (24 is the
+  D-channel), a basic-rate interface has B1 and B2;
+* an offered call names a channel *exclusively* (only that one will do), as *preferred* (another
+  is acceptable) or asks for any.  s5.2.3.1/5.2.3.2: an exclusive channel that is busy refuses
+  the call with cause 44, a channel that does not exist on the interface with cause 82, and no
+  free channel at all with cause 34;
+* our own calls hunt in the configured order (by default the network side from the bottom up,
+  the user side from the top down, which keeps glare rare).
 """
 
 from __future__ import annotations
@@ -15,13 +20,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final, Literal
 
-from pbx_sim.q931 import CauseValue, ChannelIdentification
+from pbx_sim.q931.constants import CauseValue
+from pbx_sim.q931.ie import ChannelIdentification
+
+__all__ = ["INTERFACE_CHANNELS", "ChannelOrder", "ChannelPool", "ChannelRefused", "Interface"]
 
 Interface = Literal["e1", "t1", "bri"]
 ChannelOrder = Literal["ascending", "descending"]
 
-# Channel identification numbers per interface (Q.931 s4.5.13): an E1 carries B-channels in
-# timeslots 1-15 and 17-31 (16 is the D-channel), a T1 in 1-23, a basic-rate interface B1/B2.
 INTERFACE_CHANNELS: Final[dict[str, tuple[int, ...]]] = {
     "e1": (*range(1, 16), *range(17, 32)),
     "t1": tuple(range(1, 24)),
@@ -53,12 +59,17 @@ class ChannelPool:
     def busy(self) -> frozenset[int]:
         return frozenset(self._busy)
 
+    @property
+    def free_count(self) -> int:
+        return len(self.numbers) - len(self._busy)
+
     def hunt(self) -> int | None:
         """The next free channel in hunting order, or None."""
         return next((n for n in self._order if n not in self._busy), None)
 
     def select(self, requested: ChannelIdentification | None) -> int | ChannelRefused:
-        """The channel for a call offered with ``requested`` (None or "any": our choice)."""
+        """The channel for a call offered with ``requested`` (None or "any": our choice), not
+        yet taken."""
         wanted, exclusive = self.requested(requested)
         if wanted is not None:
             if wanted not in self.numbers:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pbx_sim.channels import ChannelPool, ChannelRefused
 from pbx_sim.config import INTERFACE_CHANNELS
 from pbx_sim.q931 import ChannelIdentification as Ci
+from pbx_sim.q931.channels import ChannelPool, ChannelRefused
 
 
 def test_hunting_order_and_exhaustion() -> None:
