@@ -51,6 +51,7 @@ from itertools import count
 from typing import Any, Final, Literal, cast
 
 from gateway.aio.bchannel import BChannel, BChannelPlan, TrunkCodec
+from gateway.aio.deadline import DeadlineTimer
 from gateway.errors import LocalProtocolError
 from gateway.line import (
     AcknowledgeAnswer,
@@ -330,8 +331,7 @@ class Q931Trunk:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._armed: float | None = None
+        self._timer = DeadlineTimer(self._on_timer)
         self._last_now = 0.0
         self._in_service = False
         self._running = False
@@ -384,10 +384,7 @@ class Q931Trunk:
             self._stream = None
         for call in list(self._by_ref.values()):
             self._forget(call)
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._armed = None
+        self._timer.cancel()
         if self._server is not None:
             await self._server.wait_closed()
             self._server = None
@@ -772,24 +769,13 @@ class Q931Trunk:
             stream.close()
 
     def _arm(self) -> None:
-        loop = self._loop
         link = self._link
         deadline = link.get_timer() if link is not None and self._running else None
-        if deadline == self._armed:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._armed = deadline
-        if deadline is not None and loop is not None:
-            self._timer = loop.call_at(deadline, self._on_timer)
+        self._timer.arm(deadline, self._loop)
 
-    def _on_timer(self) -> None:
-        deadline = self._armed
-        self._timer = None
-        self._armed = None
+    def _on_timer(self, deadline: float) -> None:
         now = self.now()
-        if deadline is not None and deadline > now:
+        if deadline > now:
             now = self._last_now = deadline  # the loop's clock grid: the time has come
         if self._link is not None:
             self._link.handle_timer(now)

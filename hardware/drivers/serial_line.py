@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from gateway.aio.deadline import DeadlineTimer
 from gateway.errors import ConfigError
 from gateway.line import (
     LineCodec,
@@ -166,8 +167,7 @@ class SerialLineAdapter:
         self._task: asyncio.Task[None] | None = None
         self._session: _Session | None = None
         self._link: ByteLink | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._armed: float | None = None
+        self._timer = DeadlineTimer(self._on_timer)
         self._last_now = 0.0
         self._servicing = False
         self._again = False
@@ -223,10 +223,7 @@ class SerialLineAdapter:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._close_link("adapter stopped")
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._armed = None
+        self._timer.cancel()
 
     # ------------------------------------------------------------------------------ link life
 
@@ -362,25 +359,11 @@ class SerialLineAdapter:
             _log.exception("%s: the line event handler failed on %s", self.name, event)
 
     def _arm(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        deadline = self.core.get_timer()
-        if deadline == self._armed:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._armed = deadline
-        if deadline is not None:
-            self._timer = loop.call_at(deadline, self._on_timer)
+        self._timer.arm(self.core.get_timer(), self._loop)
 
-    def _on_timer(self) -> None:
-        deadline = self._armed
-        self._timer = None
-        self._armed = None
+    def _on_timer(self, deadline: float) -> None:
         now = self._now()
-        if deadline is not None and deadline > now:
+        if deadline > now:
             # The loop's clock may round (uvloop: milliseconds): when it calls, the time has come.
             now = self._last_now = deadline
         self.core.handle_timer(now)

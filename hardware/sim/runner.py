@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from gateway.aio.deadline import DeadlineTimer
 from hardware.sim.device import SimDevice
 from hardware.sim.events import DeviceEvent, DeviceObserver
 from hardware.sim.pty_port import PtyPort
@@ -34,8 +35,7 @@ class DeviceRunner:
         self._observer = observer
         self._port = PtyPort(self._data, link=link)
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._timer: asyncio.TimerHandle | None = None
-        self._armed: float | None = None
+        self._timer = DeadlineTimer(self._on_timer)
         self._audio: asyncio.TimerHandle | None = None
         self._audio_due = 0.0
         self._waiters: list[tuple[EventTest, asyncio.Future[DeviceEvent]]] = []
@@ -77,11 +77,10 @@ class DeviceRunner:
         return path
 
     async def stop(self) -> None:
-        for handle in (self._timer, self._audio):
-            if handle is not None:
-                handle.cancel()
-        self._timer = self._audio = None
-        self._armed = None
+        self._timer.cancel()
+        if self._audio is not None:
+            self._audio.cancel()
+            self._audio = None
         self._port.close()
         for _test, future in self._waiters:
             future.cancel()
@@ -152,25 +151,11 @@ class DeviceRunner:
         self.service()
 
     def _arm(self) -> None:
-        loop = self._loop
-        if loop is None:
-            return
-        deadline = self.device.get_timer()
-        if deadline == self._armed:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._armed = deadline
-        if deadline is not None:
-            self._timer = loop.call_at(deadline, self._on_timer)
+        self._timer.arm(self.device.get_timer(), self._loop)
 
-    def _on_timer(self) -> None:
-        deadline = self._armed
-        self._timer = None
-        self._armed = None
+    def _on_timer(self, deadline: float) -> None:
         # The loop may call a hair early (clock resolution): the deadline has come.
-        now = max(self.now(), deadline) if deadline is not None else self.now()
+        now = max(self.now(), deadline)
         self.device.handle_timer(now)
         self.service()
 

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from gateway.aio.bchannel import BChannel, BChannelPlan
 from gateway.aio.control import ControlAddress, ControlServer
+from gateway.aio.deadline import DeadlineTimer
 from gateway.errors import LocalProtocolError
 from gateway.trace import Address, TraceSink, discard
 from pbx_sim.aio.connections import Connection
@@ -78,8 +79,7 @@ class PbxSimulator:
         self._listening: dict[tuple[str, str], Address] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         self._channels: dict[tuple[str, int], BChannel | asyncio.Task[None]] = {}
-        self._timer: asyncio.TimerHandle | None = None
-        self._armed: float | None = None
+        self._timer = DeadlineTimer(self._on_timer)
         self._audio: asyncio.TimerHandle | None = None
         self._audio_due = 0.0
         self._waiters: list[tuple[EventPredicate, asyncio.Future[SimEvent]]] = []
@@ -139,11 +139,10 @@ class PbxSimulator:
                 self.pbx.trunk_closed(name, now, "simulator stopped")
         for key in list(self._channels):
             self._close_channel(key)
-        for handle in (self._timer, self._audio):
-            if handle is not None:
-                handle.cancel()
-        self._timer = self._audio = None
-        self._armed = None
+        self._timer.cancel()
+        if self._audio is not None:
+            self._audio.cancel()
+            self._audio = None
         if self._control is not None:
             await self._control.close()
             self._control = None
@@ -387,27 +386,15 @@ class PbxSimulator:
             self._in_service = False
 
     def _arm(self) -> None:
-        loop = self._loop
-        if loop is None or not self._running:
+        if not self._running:
             return
         deadlines = [t for t in (self.pbx.get_timer(), *(b.get_timer() for b in
                                  self.boards.values())) if t is not None]
-        deadline = min(deadlines, default=None)
-        if deadline == self._armed:
-            return
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        self._armed = deadline
-        if deadline is not None:
-            self._timer = loop.call_at(deadline, self._on_timer)
+        self._timer.arm(min(deadlines, default=None), self._loop)
 
-    def _on_timer(self) -> None:
-        deadline = self._armed
-        self._timer = None
-        self._armed = None
+    def _on_timer(self, deadline: float) -> None:
         now = self.now()
-        if deadline is not None and deadline > now:
+        if deadline > now:
             # The loop rounds its clock (uvloop: milliseconds): when it calls, the time has come.
             now = self._last_now = deadline
         self.pbx.handle_timer(now)
