@@ -24,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from gateway.aio.control import ControlClient, ControlError, request
+from gateway.cli._config_file import control_address, load_or_report
 from gateway.config import describe_schema
 from gateway.config.gateway_schema import GatewayConfig, load_gateway_config
-from gateway.errors import ConfigError
 from gateway.pcap import pcap_bytes
 from gateway.runtime import GatewayNode
 from gateway.runtime.show import (
@@ -80,11 +80,7 @@ def register(subparsers: Any) -> None:
 
 
 def _load(path: str) -> GatewayConfig | None:
-    try:
-        return load_gateway_config(path)
-    except ConfigError as error:  # ConfigErrors too: one line per problem
-        print(error.render(), file=sys.stderr)
-    return None
+    return load_or_report(load_gateway_config, path)
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -147,16 +143,9 @@ def _print_line(text: str) -> None:
 
 
 def _show(args: argparse.Namespace) -> int:
-    address = args.show_control or args.control
-    path = args.show_config or args.config
-    if address is None and path is not None:
-        config = _load(path)
-        if config is None:
-            return 2
-        address = config.control
+    address = control_address(args.show_control or args.control, args.show_config or args.config,
+                              load_gateway_config, "gwemu gateway show")
     if address is None:
-        print("gwemu gateway show: give --control, or --config naming a file with a control key",
-              file=sys.stderr)
         return 2
     try:
         if args.what == "trace":

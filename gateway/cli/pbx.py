@@ -19,9 +19,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from gateway.cli._config_file import control_address, load_or_report
 from gateway.cli.ctl import add_command_arguments, run_command
 from gateway.config import load_file
-from gateway.errors import ConfigError
 from gateway.pcap import pcap_bytes
 from gateway.trace import TraceRecorder, TraceSink, discard
 from pbx_sim.aio import PbxSimulator
@@ -58,12 +58,12 @@ def register(subparsers: Any) -> None:
     check.set_defaults(handler=_check)
 
 
+def _load_pbx(path: str) -> PbxConfig:
+    return load_file(PbxConfig, path)
+
+
 def _load(path: str) -> PbxConfig | None:
-    try:
-        return load_file(PbxConfig, path)
-    except ConfigError as error:  # ConfigErrors too: it lists every problem, one per line
-        print(error.render(), file=sys.stderr)
-    return None
+    return load_or_report(_load_pbx, path)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -77,16 +77,9 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def _ctl(args: argparse.Namespace) -> int:
-    address = args.ctl_control or args.control
-    config_path = args.ctl_config or args.config
-    if address is None and config_path is not None:
-        config = _load(config_path)
-        if config is None:
-            return 2
-        address = config.control
+    address = control_address(args.ctl_control or args.control, args.ctl_config or args.config,
+                              _load_pbx, "gwemu pbx ctl")
     if address is None:
-        print("gwemu pbx ctl: give --control, or --config naming a file with a control key",
-              file=sys.stderr)
         return 2
     return run_command(address, args, COMMAND_ARGUMENTS)
 
