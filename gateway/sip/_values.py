@@ -45,6 +45,17 @@ def unchecked_constructor(cls: type[T], only: Sequence[str] | None = None) -> Ca
 NO_PARAMS = Params()
 
 
+def params_on_first_read(value: Any, name: str) -> Params:
+    """``__getattr__`` of a value whose ``params`` slot a fast parser left unset, keeping the
+    validated text in ``_params_text``: split it now, store it, return it."""
+    text = value._params_text
+    if name != "params" or text is None:
+        raise AttributeError(name)
+    params = split_checked_params(text)
+    object.__setattr__(value, "params", params)
+    return params
+
+
 def split_checked_params(text: str) -> Params:
     """``;a=b;c`` -> ``Params((("a", "b"), ("c", None)))`` for text a pattern has validated.
 

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from gateway.errors import RemoteProtocolError
-from gateway.sip._values import split_checked_params, unchecked_constructor
+from gateway.sip._values import params_on_first_read, unchecked_constructor
 from gateway.sip.grammar import (
     UNRESERVED,
     Params,
@@ -164,11 +164,7 @@ class SipUri:
 
         def __getattr__(self, name: str) -> Any:
             # Called only for an unset slot: the params of common_sip_uri, split now.
-            if name != "params" or self._params_text is None:
-                raise AttributeError(name)
-            params = split_checked_params(self._params_text)
-            object.__setattr__(self, "params", params)
-            return params
+            return params_on_first_read(self, name)
 
     @classmethod
     def parse(cls, text: str) -> SipUri:
