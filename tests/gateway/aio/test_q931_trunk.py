@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import socket
 import time
 from collections.abc import Callable
 from typing import Any, Literal
@@ -45,24 +44,6 @@ from pbx_sim.aio import PbxSimulator
 from pbx_sim.config import ExtensionConfig, HostPort, PbxConfig, RouteConfig, TrunkConfig
 from pbx_sim.events import PbxEvent
 from pbx_sim.q931 import CallReference, Message, MessageType, tpkt_frame
-
-
-def free_udp_base(channels: int, rng: random.Random) -> int:
-    for _ in range(200):
-        base = rng.randrange(20000, 60000) & ~1
-        sockets = []
-        try:
-            for port in range(base, base + 2 * channels):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free UDP port block")
 
 
 def pbx_config(*, side: Literal["user", "network"], mode: Literal["listen", "connect"],
@@ -341,11 +322,11 @@ def test_malformed_q931_is_answered_and_broken_framing_drops_the_link() -> None:
     run_virtual(asyncio.wait_for(main(), 60))
 
 
-def test_voice_crosses_the_b_channel_both_ways() -> None:
+def test_voice_crosses_the_b_channel_both_ways(free_ports: Callable[[int], int]) -> None:
     """With media: the PBX phone's 1004 Hz reaches the call's TrunkAudio, and what the gateway
     writes (697 Hz) is heard by the phone."""
     rng = random.Random(7)
-    pbx_base, gw_base = free_udp_base(4, rng), free_udp_base(4, rng)
+    pbx_base, gw_base = free_ports(8), free_ports(8)
     heard: list[bytes] = []
 
     async def main() -> None:

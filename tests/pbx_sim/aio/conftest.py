@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import random
-import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -12,32 +10,13 @@ import pytest
 from pbx_sim.config import ExtensionConfig, HostPort, PbxConfig, RouteConfig, TrunkConfig
 
 
-def free_udp_base(channels: int, rng: random.Random) -> int:
-    """An even base port whose next 2*channels UDP ports are free right now."""
-    for _ in range(200):
-        base = rng.randrange(20000, 60000) & ~1
-        sockets = []
-        try:
-            for port in range(base, base + 2 * channels):
-                sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-    raise RuntimeError("no free UDP port block")
-
-
 class Pair:
     """PBX-A (user side, connects) and PBX-B (network side, listens) configurations."""
 
-    def __init__(self, rng: random.Random, channels: int = 4) -> None:
+    def __init__(self, free_ports: Callable[[int], int], channels: int = 4) -> None:
         self.channels = channels
-        self.a_rtp = free_udp_base(channels, rng)
-        self.b_rtp = free_udp_base(channels, rng)
+        self.a_rtp = free_ports(2 * channels)
+        self.b_rtp = free_ports(2 * channels)
 
     def b(self, *, media: bool = True, **trunk: Any) -> PbxConfig:
         rtp = {"rtp_local": HostPort("127.0.0.1", self.b_rtp),
@@ -79,5 +58,5 @@ class Pair:
 
 
 @pytest.fixture
-def pbx_pair() -> Callable[..., Pair]:
-    return lambda seed=5, channels=4: Pair(random.Random(seed), channels)
+def pbx_pair(free_ports: Callable[[int], int]) -> Callable[..., Pair]:
+    return lambda channels=4: Pair(free_ports, channels)

@@ -27,7 +27,7 @@ def test_tshark_dissects_simulated_calls_cleanly(
     tmp_path: Path, require_tool: Callable[[str], str], pbx_pair: Callable[..., Any]
 ) -> None:
     tshark = require_tool("tshark")
-    pair = pbx_pair(seed=9)
+    pair = pbx_pair()
     trace = TraceRecorder()
 
     async def main() -> int:
