@@ -255,20 +255,8 @@ class FromLine(Hairpin):
         self.originating_failed(cause, now)
 
     def forward_from_line(self, condition: str, now: float) -> bool:
-        plan = self.host.plan
-        rule = plan.forwarding_for(self.called)
-        target = None
-        if rule is not None:
-            target = rule.on_busy if condition == "busy" else rule.on_no_answer
-        if target is None or self.forwards >= plan.forward_limit:
+        if not self.forward_routes(condition, VOIP):
             return False
-        self.forwards += 1
-        self.notice(f"forwarding {self.called} on {condition} to {target}")
-        self.numbers = CallNumbers(
-            PartyNumber(target), self.numbers.calling, redirect_called=self.numbers.called
-        )
-        self.hunt = plan.dial_plan.outbound(self.numbers, kinds=VOIP).routes
-        self.route_index = 0
         if not self.invite_next(now):
             self.originating_failed(self.last_cause or q850.UNALLOCATED_NUMBER, now)
         return True

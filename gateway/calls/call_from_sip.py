@@ -143,20 +143,8 @@ class FromSip(CallBase):
         return False
 
     def forward_to_line(self, condition: str, now: float) -> bool:
-        plan = self.host.plan
-        rule = plan.forwarding_for(self.called)
-        target = None
-        if rule is not None:
-            target = rule.on_busy if condition == "busy" else rule.on_no_answer
-        if target is None or self.forwards >= plan.forward_limit:
+        if not self.forward_routes(condition, POTS):
             return False
-        self.forwards += 1
-        self.notice(f"forwarding {self.called} on {condition} to {target}")
-        self.numbers = CallNumbers(
-            PartyNumber(target), self.numbers.calling, redirect_called=self.numbers.called
-        )
-        self.hunt = plan.dial_plan.outbound(self.numbers, kinds=POTS).routes
-        self.route_index = 0
         sip = self.sip
         if sip is not None and sip.pending:
             self.fire_sip(sip, "ring", now, status=181)  # RFC 3261 s21.1.3

@@ -27,7 +27,7 @@ from gateway.calls.commands import (
     StartMedia,
     StopMedia,
 )
-from gateway.calls.dialpeer import DialPeer, PotsDialPeer, Route, VoipDialPeer
+from gateway.calls.dialpeer import DialPeer, LegKind, PotsDialPeer, Route, VoipDialPeer
 from gateway.calls.digits import DigitCollector
 from gateway.calls.line_leg import LineLeg
 from gateway.calls.plan import GatewayPlan, SipCredential
@@ -199,6 +199,26 @@ class CallBase:
         self.line = leg
         self.line_legs[leg.ref] = leg
         self.host.attach_line(self, leg)
+
+    def forward_routes(self, condition: str, kinds: tuple[LegKind, ...]) -> bool:
+        """IOS call-forward on ``condition`` (busy / no-answer): when a rule and the forward
+        limit allow, renumber the call to the forward target (the old called number becomes
+        the redirecting one) and hunt afresh over the peers of ``kinds``; False otherwise."""
+        plan = self.host.plan
+        rule = plan.forwarding_for(self.called)
+        target = None
+        if rule is not None:
+            target = rule.on_busy if condition == "busy" else rule.on_no_answer
+        if target is None or self.forwards >= plan.forward_limit:
+            return False
+        self.forwards += 1
+        self.notice(f"forwarding {self.called} on {condition} to {target}")
+        self.numbers = CallNumbers(
+            PartyNumber(target), self.numbers.calling, redirect_called=self.numbers.called
+        )
+        self.hunt = plan.dial_plan.outbound(self.numbers, kinds=kinds).routes
+        self.route_index = 0
+        return True
 
     def free_line_of(self, peer: PotsDialPeer) -> LineInfo | None:
         """The line of pots ``peer`` when it can take a call; None (``last_cause`` set) else."""
