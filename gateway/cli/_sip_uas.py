@@ -167,6 +167,7 @@ async def serve(args: argparse.Namespace, out: TextIO, errors: TextIO) -> int:
         ended += 1
         if not args.quiet:
             out.write(record.line() + "\n")
+            out.flush()  # a line per call as it ends, also through a pipe (tee, grep, tests)
         if args.calls is not None and ended >= args.calls:
             stop.set()
 

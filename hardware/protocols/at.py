@@ -267,6 +267,19 @@ class AtEngine:
         return self._voice_mode if self._mode is LinkMode.VOICE else None
 
     @property
+    def accepts_samples(self) -> bool:
+        """A +VTX or +VTR session runs and we have not asked to end it.
+
+        After our end-of-stream or abort code (V.253 Table 15) the modem goes back to command
+        mode; samples written after that code would reach it as a garbled command line.
+        """
+        return (
+            self._mode is LinkMode.VOICE
+            and self._voice_mode != "receive"
+            and not self._abort_requested
+        )
+
+    @property
     def idle(self) -> bool:
         """No command in flight or queued and the link is in command mode."""
         return self._mode is LinkMode.COMMAND and self._current is None and not self._queue
@@ -293,14 +306,14 @@ class AtEngine:
 
     def send_voice(self, samples: bytes, now: float) -> None:
         """Samples for the line, shielded; only while a transmit or duplex session runs."""
-        if self._mode is not LinkMode.VOICE or self._voice_mode == "receive":
-            raise LocalProtocolError("voice samples need a +VTX or +VTR session")
+        if not self.accepts_samples:
+            raise LocalProtocolError("voice samples need a +VTX or +VTR session not ending")
         self._out += escape(samples)
 
     def send_voice_digit(self, digit: str, now: float) -> None:
         """A DTMF digit shielded in the transmit stream (modems with ``dtmf_via_dle``)."""
-        if self._mode is not LinkMode.VOICE or self._voice_mode == "receive":
-            raise LocalProtocolError("an in-stream digit needs a +VTX or +VTR session")
+        if not self.accepts_samples:
+            raise LocalProtocolError("an in-stream digit needs a +VTX or +VTR session not ending")
         code = bytes(DleEvent.dtmf(digit))
         self._out += code
         self._note("out", f"<DLE>{digit}", code, now)

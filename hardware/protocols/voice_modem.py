@@ -326,7 +326,7 @@ class VoiceModemLine:
             or call.ref != ref
             or call.state != "connected"
             or self._format is None
-            or self._at.voice_mode not in ("transmit", "duplex")
+            or not self._at.accepts_samples  # also while our end of the stream is under way
         ):
             self.dropped_audio_frames += 1
             return
@@ -682,7 +682,7 @@ class VoiceModemLine:
         if call is None or call.ref != ref or call.state != "connected" or digit not in _DTMF:
             self._note(f"digit {digit!r} for {ref} ignored")
             return
-        if self.quirks.dtmf_via_dle and self._at.voice_mode in ("transmit", "duplex"):
+        if self.quirks.dtmf_via_dle and self._at.accepts_samples:
             self._at.send_voice_digit(digit, self._now)
         else:
             self._run(self._digit_flow(call, digit))

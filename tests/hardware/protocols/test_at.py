@@ -188,6 +188,26 @@ def test_transmit_and_actions() -> None:
     assert engine.data_to_send(1.0) == b"\x00\x10\x10\xff\x107\x10\x10\x10^"
 
 
+@pytest.mark.parametrize(
+    "action",
+    [DleKind.END_OF_STREAM, DleKind.DUPLEX_ABORT, DleKind.CLEAR_AND_COMMAND],
+)
+def test_no_samples_once_we_asked_to_end_the_stream(action: DleKind) -> None:
+    """After our end code the modem is heading for command mode: samples would be a bad command."""
+    engine = AtEngine()
+    engine.send_command("AT+VTR", 5.0, 0.0)
+    feed(engine, b"CONNECT\r\n")
+    assert engine.accepts_samples
+    engine.send_voice_action(action, 1.0)
+    assert not engine.accepts_samples
+    with pytest.raises(LocalProtocolError):
+        engine.send_voice(b"\x01\x02", 1.01)
+    with pytest.raises(LocalProtocolError):
+        engine.send_voice_digit("5", 1.01)
+    feed(engine, b"\x10\x03\r\nOK\r\n", 1.02)
+    assert engine.mode is LinkMode.COMMAND and not engine.accepts_samples
+
+
 def test_voice_misuse_raises() -> None:
     engine = AtEngine()
     with pytest.raises(LocalProtocolError):

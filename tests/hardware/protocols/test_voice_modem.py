@@ -517,6 +517,26 @@ def test_dtmf_to_the_line_leaves_voice_and_comes_back() -> None:
     assert h.signalling() == []
 
 
+def test_no_audio_goes_out_between_our_abort_and_the_modems_end_of_stream() -> None:
+    """Samples after <DLE>^ would reach the modem in command mode and garble the +VTS line."""
+    h = Harness(USR_5637)
+    h.start()
+    ref = h.incoming_answered()
+    heard = len(h.modem.heard)
+    h.line.handle_command(SendDigit(LINE, ref, "9"), h.now)
+    in_flight = h.line.data_to_send(h.now)  # the abort, not yet at the modem
+    dropped = h.line.dropped_audio_frames
+    h.line.send_audio(ref, b"\x55" * 160, h.now)  # a frame from the far end meanwhile
+    assert h.line.dropped_audio_frames == dropped + 1
+    h.modem.feed(in_flight)
+    h.pump()
+    assert h.modem.commands[-2:] == ["AT+VTS=9", "AT+VTR"] and h.modem.tones_sent == ["9"]
+    assert len(h.modem.heard) == heard
+    h.line.send_audio(ref, b"\x55" * 160, h.now)  # voice is back: frames flow again
+    h.pump()
+    assert len(h.modem.heard) == heard + 160
+
+
 def test_dtmf_in_stream_where_the_chip_allows_it() -> None:
     quirks = dataclasses.replace(GENERIC_V253, dtmf_via_dle=True)
     h = Harness(quirks)
