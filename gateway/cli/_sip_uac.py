@@ -57,9 +57,9 @@ def register(subparsers: Any) -> None:
     )
     parser.add_argument(
         "--local",
-        default="127.0.0.1:0",
+        default=None,
         metavar="HOST:PORT",
-        help="our address (default: %(default)s, any port)",
+        help="our address (default: the one the system would send to the target from, any port)",
     )
     parser.add_argument(
         "--service", default="service", help="user part of the Request-URI (default: service)"
@@ -108,12 +108,31 @@ def target_of(text: str, service: str, transport: TransportName) -> tuple[str, H
     return request_uri, Hop(transport, (host, port))
 
 
+def source_address_for(destination: tuple[str, int]) -> str:
+    """The address the system sends to ``destination`` from (what SIPp's -i defaults to).
+
+    Connecting a UDP socket sends nothing; it only asks the routing table.  Without a route,
+    the loopback address of the destination's family.
+    """
+    host, port = destination
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    try:
+        with socket.socket(family, socket.SOCK_DGRAM) as probe:
+            probe.connect((host, port))
+            return str(probe.getsockname()[0])
+    except OSError:
+        return "::1" if family == socket.AF_INET6 else "127.0.0.1"
+
+
 async def place_calls(args: argparse.Namespace, out: TextIO, errors: TextIO) -> int:
     if args.calls < 1 or args.rate <= 0:
         raise ValueError("--calls must be >= 1 and --rate > 0")
     loop = asyncio.get_running_loop()
     request_uri, hop = target_of(args.target, args.service, args.transport)
-    local_host, local_port = parse_hostport(args.local, 0)
+    if args.local is None:
+        local_host, local_port = source_address_for(hop.address), 0
+    else:
+        local_host, local_port = parse_hostport(args.local, 0)
     endpoint = make_endpoint(args, "uac", errors)
 
     def report(record: CallRecord) -> None:

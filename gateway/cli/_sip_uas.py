@@ -177,10 +177,15 @@ async def serve(args: argparse.Namespace, out: TextIO, errors: TextIO) -> int:
     peer = UasPeer(endpoint, UasOptions(args.ring, args.hold, media_host), report)
     transport = SipTransport(endpoint, peer)
     addresses = []
-    if args.transport in ("udp", "both"):
-        addresses.append(f"udp:{show_address(await transport.listen_udp(host, port))}")
-    if args.transport in ("tcp", "both"):
-        addresses.append(f"tcp:{show_address(await transport.listen_tcp(host, port))}")
+    try:
+        if args.transport in ("udp", "both"):
+            addresses.append(f"udp:{show_address(await transport.listen_udp(host, port))}")
+        if args.transport in ("tcp", "both"):
+            addresses.append(f"tcp:{show_address(await transport.listen_tcp(host, port))}")
+    except OSError as exc:
+        await transport.aclose()
+        where = show_address((host, port))
+        raise OSError(f"cannot listen on {where}: {exc.strerror or exc}") from exc
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     out.write(f"uas listening on {' '.join(addresses)} ({loop_name(loop)})\n")

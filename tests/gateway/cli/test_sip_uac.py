@@ -14,19 +14,9 @@ from gateway.cli import main
 from gateway.cli._sip_uac import target_of
 
 
-def start_uas(*options: str) -> tuple[subprocess.Popen[str], str]:
+def start_uas(*options: str, listen: str = "127.0.0.1:0") -> tuple[subprocess.Popen[str], str]:
     process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "sip",
-            "uas",
-            "--listen",
-            "127.0.0.1:0",
-            "--quiet",
-            *options,
-        ],
+        [sys.executable, "-m", "gateway.cli", "sip", "uas", "--listen", listen, *options],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -46,7 +36,7 @@ def closed_port(kind: int) -> int:
 def test_calls_complete_and_the_summary_says_so(
     transport: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    process, address = start_uas("--transport", transport)
+    process, address = start_uas("--quiet", "--transport", transport)
     try:
         status = main(
             [
@@ -71,6 +61,28 @@ def test_calls_complete_and_the_summary_says_so(
     assert status == 0
     assert out[-1] == "calls: 4 attempted, 4 answered, 4 completed, 0 failed"
     assert sum(1 for line in out if line.startswith("call ") and " completed " in line) == 4
+
+
+@pytest.mark.parametrize("transport", ["udp", "tcp"])
+def test_an_ipv6_target_is_called_from_an_ipv6_address_without_local(
+    transport: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --local: the caller takes the address it reaches the target from (::1 here), not
+    127.0.0.1 -- over UDP an IPv4 socket cannot even send to ::1."""
+    process, address = start_uas("--transport", transport, listen="[::1]:0")
+    try:
+        status = main(
+            ["sip", "uac", address, "--calls", "1", "--hold", "0.05", "--transport", transport]
+        )
+    finally:
+        process.send_signal(signal.SIGTERM)
+        out, _ = process.communicate(timeout=10)
+    assert status == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "calls: 1 attempted, 1 answered, 1 completed, 0 failed"
+    )
+    (call,) = [line for line in out.splitlines() if line.startswith("call ")]
+    assert call.startswith("call 1 sip:gwemu@[::1] 200 BYE from the caller"), call
 
 
 def test_failures_are_counted_by_status_and_the_exit_status_is_1(
@@ -101,7 +113,7 @@ def test_failures_are_counted_by_status_and_the_exit_status_is_1(
 
 
 def test_sigint_hangs_up_and_reports() -> None:
-    process, address = start_uas()
+    process, address = start_uas("--quiet")
     try:
         uac = subprocess.Popen(
             [

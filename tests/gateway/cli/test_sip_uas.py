@@ -6,6 +6,7 @@ import asyncio
 import os
 import random
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -149,3 +150,21 @@ def test_bad_listen_address_is_a_usage_error() -> None:
         env={**os.environ},
     )
     assert result.returncode == 2 and "99999" in result.stderr
+
+
+def test_an_address_it_cannot_listen_on_is_named_in_the_error() -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "sip", "uas", "--transport", "tcp",
+             "--listen", f"127.0.0.1:{port}", "--duration", "1"],
+            capture_output=True,
+            text=True,
+            timeout=20,
+        )
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"gwemu sip uas: cannot listen on 127.0.0.1:{port}: "), (
+        result.stderr
+    )
