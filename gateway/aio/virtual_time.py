@@ -6,9 +6,10 @@ ring-no-answer scenario with a 30 s timer finishes in milliseconds.
 
 Why this is sound on loopback: a ``sendto``/``send`` on 127.0.0.1 or ::1 lands in the receiving
 socket's buffer before the system call returns, so "nothing readable right now" really means
-"nothing in flight".  Requirements: numeric addresses only (a name lookup would run in a thread
-whose answer could arrive after the clock jumped) and no subprocess peers; real external peers need
-a real loop.
+"nothing in flight".  Work handed to a thread (``run_in_executor``: ``getaddrinfo`` for a ``dns:``
+session target, say) is not: while any is running the clock stands still and the loop really
+waits for it, so a name lookup takes no virtual time instead of being overtaken by the next timer
+(which would time it out).  Requirement: no subprocess peers; real external peers need a real loop.
 """
 
 from __future__ import annotations
@@ -16,8 +17,12 @@ from __future__ import annotations
 import asyncio
 import os
 import selectors
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from concurrent.futures import Executor
+from typing import Any, TypeVar, TypeVarTuple
+
+_T = TypeVar("_T")
+_Ts = TypeVarTuple("_Ts")
 
 
 class _VirtualTimeSelector(selectors.BaseSelector):
@@ -48,6 +53,10 @@ class _VirtualTimeSelector(selectors.BaseSelector):
         if timeout is None:
             # Nothing is scheduled at all: only outside I/O can wake us, so really wait for it.
             return self._real.select(None)
+        if self._loop.threads_running and timeout > 0:
+            # A thread's answer is on its way (it wakes us through the loop's self-pipe): wait
+            # for it in real time and keep the clock where it is.
+            return self._real.select(timeout)
         if timeout > 0:
             self._loop.advance(timeout)
         return []
@@ -64,10 +73,27 @@ class VirtualTimeEventLoop(asyncio.SelectorEventLoop):
 
     def __init__(self, start: float = 0.0) -> None:
         self._virtual_now = start
+        self._threads_running = 0
         super().__init__(selector=_VirtualTimeSelector(self))
 
     def time(self) -> float:
         return self._virtual_now
+
+    @property
+    def threads_running(self) -> int:
+        """Executor jobs whose results the loop has not received yet."""
+        return self._threads_running
+
+    def run_in_executor(
+        self, executor: Executor | None, func: Callable[[*_Ts], _T], *args: *_Ts
+    ) -> asyncio.Future[_T]:
+        future = super().run_in_executor(executor, func, *args)
+        self._threads_running += 1
+        future.add_done_callback(self._thread_done)
+        return future
+
+    def _thread_done(self, _future: asyncio.Future[Any]) -> None:
+        self._threads_running -= 1
 
     def advance(self, seconds: float) -> None:
         self._virtual_now += seconds

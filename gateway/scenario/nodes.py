@@ -9,8 +9,9 @@ ports (B-channel N at ``base + 2*(N-1)``, RTP/RTCP pairs, a peer's address in a 
 The relocation works on the located document, before the schema reads it, so errors still point
 at the file and line.  It changes
 
-* every ``HOST:PORT`` with a numeric host inside a string (``127.0.0.1:38101``,
-  ``ipv4:127.0.0.1:38120``, ``socket://127.0.0.1:38150``, ``[::1]:5060``);
+* every ``HOST:PORT`` with a numeric host or ``localhost`` inside a string (``127.0.0.1:38101``,
+  ``ipv4:127.0.0.1:38120``, ``dns:localhost:38120``, ``socket://127.0.0.1:38150``,
+  ``[::1]:5060``) -- a scenario's nodes all run on this machine;
 * the value of every key whose name contains ``port``: a number, digits in a string, or a
   ``FIRST-LAST`` range (``ports = "38600-38699"``); other strings (a pots peer's
   ``port = "pbx-a"``) are left alone.
@@ -42,8 +43,10 @@ __all__ = [
 NodeConfig: TypeAlias = PbxConfig | GatewayConfig
 T = TypeVar("T")
 
-# A numeric host (IPv4, or IPv6 in brackets) and a port, inside any string.
-_ADDRESS: Final = re.compile(r"(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]):(\d{1,5})(?!\d)")
+# A numeric host (IPv4, or IPv6 in brackets) or localhost and a port, inside any string.
+_ADDRESS: Final = re.compile(
+    r"(\d{1,3}(?:\.\d{1,3}){3}|\[[0-9A-Fa-f:.]+\]|\blocalhost):(\d{1,5})(?!\d)", re.IGNORECASE
+)
 _RANGE: Final = re.compile(r"^\s*(\d{1,5})\s*-\s*(\d{1,5})\s*$")
 _MIN_PORT: Final = 1024
 _MAX_PORT: Final = 65535

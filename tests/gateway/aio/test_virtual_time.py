@@ -103,3 +103,36 @@ def test_tcp_round_trip_on_loopback() -> None:
         assert loop.time() < 1.0
     finally:
         loop.close()
+
+
+def test_the_clock_stands_still_while_a_thread_works() -> None:
+    """A slow executor job (a name lookup) is not overtaken by a timer the jump would fire."""
+    seen: dict[str, float] = {}
+
+    def slow_lookup() -> str:
+        time.sleep(0.3)  # real time: the resolver is slow
+        return "127.0.0.1"
+
+    async def main() -> str:
+        loop = asyncio.get_running_loop()
+        start = loop.time()
+        loop.call_later(1.0, lambda: seen.setdefault("timer", loop.time() - start))
+        answer = await asyncio.wait_for(loop.run_in_executor(None, slow_lookup), 0.5)
+        seen["answer"] = loop.time() - start
+        await asyncio.sleep(2.0)  # and afterwards the clock jumps again
+        return answer
+
+    wall = time.monotonic()
+    assert run_virtual(main()) == "127.0.0.1"
+    assert seen["answer"] < 0.01 and abs(seen["timer"] - 1.0) < 1e-6
+    assert 0.3 <= time.monotonic() - wall < 1.5
+
+
+def test_a_real_name_lookup_on_the_virtual_loop() -> None:
+    async def main() -> list[str]:
+        loop = asyncio.get_running_loop()
+        loop.call_later(0.1, lambda: None)  # a pending timer the clock would jump to
+        infos = await asyncio.wait_for(loop.getaddrinfo("localhost", 5060), 4.0)
+        return [str(info[4][0]) for info in infos]
+
+    assert {"127.0.0.1", "::1"} & set(run_virtual(main()))

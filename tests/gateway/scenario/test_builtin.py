@@ -70,3 +70,25 @@ def test_a_broken_expectation_fails_with_a_useful_message() -> None:
     assert "the ladder around it:" in text
     marked = [line for line in text.splitlines() if line.lstrip().startswith(">")]
     assert len(marked) == 1 and "486 Busy Here" in marked[0]
+
+
+def test_a_dns_session_target_resolves_on_the_virtual_clock(tmp_path: Path) -> None:
+    """GW-A reaches GW-B through ``dns:localhost:PORT``: the run relocates that port with the
+    others, and the lookup (a thread) is not overtaken by the fast run's clock."""
+    builtin = next(p for p in builtin_files() if p.stem == "gw-gw-busy")
+    nodes = builtin.parent / "nodes"
+    text = builtin.read_text().replace('file = "nodes/', f'file = "{nodes}/')
+    text = text.replace("[nodes.GW-B]", """[[nodes.GW-A.override.dial-peer.voip]]
+tag = 100
+destination-pattern = "5552..."
+incoming-called-number = "55510.."
+session-target = "dns:localhost:38120"
+codecs = ["g711ulaw", "g711alaw"]
+dtmf-relay = ["rtp-nte"]
+
+[nodes.GW-B]""", 1)
+    path = tmp_path / "busy-by-name.toml"
+    path.write_text(text)
+    report = run_scenario(load_scenario(path), RunOptions(fast=True, seed=7))
+    assert report.mode == "fast"
+    assert report.passed, failure_text(report, "ascii")

@@ -16,6 +16,8 @@ from gateway.scenario.nodes import (
 DOCUMENT = """
 listen = "127.0.0.1:38110"
 peer = "ipv4:127.0.0.1:38120"
+by-name = "dns:localhost:38130"
+elsewhere = "dns:gw-b.example.net:38140"
 device = "socket://127.0.0.1:38150"
 v6 = "[::1]:38160"
 name = "GW 1:5060"
@@ -33,10 +35,11 @@ sip-ports = [38000, 38002]
 def test_every_port_moves_and_nothing_else() -> None:
     document = parse_toml(DOCUMENT, file="gw.toml")
     assert sorted(document_ports(document)) == [
-        38000, 38002, 38110, 38120, 38150, 38160, 38300, 38600, 38699, 40000]
+        38000, 38002, 38110, 38120, 38130, 38150, 38160, 38300, 38600, 38699, 40000]
     moved = shift_ports(document, 100).plain()
     assert moved == {
         "listen": "127.0.0.1:38210", "peer": "ipv4:127.0.0.1:38220",
+        "by-name": "dns:localhost:38230", "elsewhere": "dns:gw-b.example.net:38140",
         "device": "socket://127.0.0.1:38250", "v6": "[::1]:38260", "name": "GW 1:5060",
         "ports": "38700-38799", "rtp-port": 40100, "port": "pbx-a",
         "well-known": "127.0.0.1:80", "any": "127.0.0.1:0",
