@@ -277,7 +277,13 @@ class Response(MessageFields):
     def summary(self) -> str:
         """One line for traces and logs: ``200 OK (INVITE)``."""
         headers = self.headers  # (a parsed message has CSeq cached: no need to split lines)
-        method = self.cseq.method if "cseq" in headers._cache or "cseq" in headers.keys else "?"
+        method = "?"
+        if "cseq" in headers._cache or "cseq" in headers.keys:
+            try:
+                method = self.cseq.method
+            except RemoteProtocolError:
+                # Our 400 to a request whose CSeq is broken copies that CSeq (RFC 3261 8.2.6.2).
+                method = "CSeq?"
         return f"{self.status} {self.reason} ({method})"
 
     def with_headers(self, headers: Headers) -> Response:

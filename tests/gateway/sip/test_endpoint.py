@@ -341,6 +341,26 @@ def test_garbage_on_the_wire_never_breaks_the_endpoint(garbage: bytes) -> None:
     assert h.responses(200)
 
 
+@pytest.mark.parametrize(
+    "cseq", [b"CSeq: 1 INV<>ITE\r\n", b"CSeq: 4 1 OPTIONS\r\n", b"CSeq: 1\r\n", b"CSeq: x\r\n"]
+)
+def test_a_broken_cseq_gets_400_with_the_cseq_copied(cseq: bytes) -> None:
+    """Found by fuzzing: tracing our 400 read the copied, broken CSeq and raised."""
+    h = Harness()
+    bad = message("OPTIONS", branch="z9hG4bKbad").replace(b"CSeq: 1 OPTIONS\r\n", cseq)
+    h.deliver(bad)
+    bad_twice = message("OPTIONS", branch="z9hG4bKtwo").replace(
+        b"CSeq: 1 OPTIONS\r\n", b"CSeq: 1 OPTIONS\r\nCSeq: 2 OPTIONS\r\n"
+    )
+    h.deliver(bad_twice)
+    assert h.statuses() == [400, 400]
+    assert cseq in h.sent[0][1].data
+    outgoing = [e.summary for e in h.trace.events if e.direction == "out"]
+    assert outgoing == ["400 Bad Request (CSeq?)", "400 Bad Request (CSeq?)"]
+    answered_call(h)  # and the endpoint goes on
+    assert h.responses(200)
+
+
 def test_malformed_lazily_parsed_header_gets_400() -> None:
     h = Harness()
     h.deliver(message("OPTIONS", extra="Require: bad tag\r\n"))
