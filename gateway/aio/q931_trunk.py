@@ -52,6 +52,7 @@ from typing import Any, Final, Literal, cast
 
 from gateway.aio.bchannel import BChannel, BChannelPlan, TrunkCodec
 from gateway.aio.deadline import DeadlineTimer
+from gateway.aio.q931_parties import display_text, party_number
 from gateway.errors import LocalProtocolError
 from gateway.line import (
     AcknowledgeAnswer,
@@ -461,19 +462,33 @@ class Q931Trunk:
             return
         settings = self.settings
         exclusive = settings.preference == "exclusive"
+        called = party_number(command.called, settings.called_type, settings.called_plan)
+        if called is None:
+            self._refuse(command.ref, CauseValue.INVALID_NUMBER_FORMAT,
+                         f"called number {command.called!r} cannot be sent in a SETUP")
+            return
         calling = None
         if command.calling:
-            calling = CallingPartyNumber(
-                command.calling, settings.calling_type, settings.calling_plan,
-                presentation=0 if command.presentation_allowed else 1, screening=0)
-        key = link.setup(
-            self.now(),
-            called=CalledPartyNumber(command.called, settings.called_type, settings.called_plan),
-            calling=calling,
-            channel=self._pool.identification(channel, exclusive=exclusive),
-            sending_complete=True,
-            display=command.calling_name if command.presentation_allowed else None,
-        )
+            number = party_number(command.calling, settings.calling_type, settings.calling_plan)
+            if number is None:
+                self._note(f"call {command.ref}: calling number {command.calling!r} cannot be "
+                           f"sent in a SETUP: sent without one")
+            else:
+                calling = CallingPartyNumber(
+                    *number, presentation=0 if command.presentation_allowed else 1, screening=0)
+        try:
+            key = link.setup(
+                self.now(),
+                called=CalledPartyNumber(*called),
+                calling=calling,
+                channel=self._pool.identification(channel, exclusive=exclusive),
+                sending_complete=True,
+                display=display_text(command.calling_name if command.presentation_allowed
+                                     else None),
+            )
+        except LocalProtocolError as exc:  # whatever else the SETUP cannot carry: never stuck
+            self._refuse(command.ref, CauseValue.INVALID_IE_CONTENTS, f"SETUP not built: {exc}")
+            return
         self._pool.take(channel)
         call = _TrunkCall(command.ref, key, channel, self._new_audio())
         call.exclusive = exclusive

@@ -31,6 +31,7 @@ from typing import Any, Final
 from gateway.aio.control import ControlAddress, ControlServer, Handler
 from gateway.aio.q931_trunk import Q931Trunk, TrunkNote
 from gateway.aio.sip_transport import SipTransport
+from gateway.calls import q850
 from gateway.calls.commands import (
     GatewayCommand,
     JoinLines,
@@ -48,7 +49,16 @@ from gateway.calls.core import GatewayCore
 from gateway.calls.sip_messages import GATEWAY_CAPABILITIES
 from gateway.config.gateway_schema import GatewayConfig
 from gateway.errors import LocalProtocolError
-from gateway.line import LineAdapter, LineAudio, LineEvent, LineInfo, LineStatus
+from gateway.line import (
+    LineAdapter,
+    LineAudio,
+    LineCleared,
+    LineEvent,
+    LineInfo,
+    LineReleased,
+    LineStatus,
+    OfferCall,
+)
 from gateway.media.tones import tone_plan
 from gateway.runtime.media import MediaManager, MediaOptions
 from gateway.runtime.names import NameLookups
@@ -385,6 +395,13 @@ class GatewayNode:
                 adapter.send(command)
             except LocalProtocolError as exc:  # call control and the adapter disagree: a bug
                 self._say(f"line {command.line}: {type(command).__name__} refused: {exc}")
+                if isinstance(command, OfferCall) and self.core is not None:
+                    # The call never reached the line: clear it rather than leave it offered
+                    # for ever (cause 111, protocol error; 500 toward SIP).
+                    now = self.now()
+                    cleared = LineCleared(command.line, command.ref, q850.PROTOCOL_ERROR)
+                    self.core.line_event(cleared, now)
+                    self.core.line_event(LineReleased(command.line, command.ref), now)
 
     # ------------------------------------------------------------------ console
 

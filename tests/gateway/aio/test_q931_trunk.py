@@ -43,7 +43,8 @@ from gateway.trace import TraceRecorder
 from pbx_sim.aio import PbxSimulator
 from pbx_sim.config import ExtensionConfig, HostPort, PbxConfig, RouteConfig, TrunkConfig
 from pbx_sim.events import PbxEvent
-from pbx_sim.q931 import CallReference, Message, MessageType, tpkt_frame
+from pbx_sim.q931 import CallingPartyNumber, CallReference, Message, MessageType, tpkt_frame
+from pbx_sim.q931.constants import NumberingPlan, NumberType
 
 
 def pbx_config(*, side: Literal["user", "network"], mode: Literal["listen", "connect"],
@@ -230,6 +231,57 @@ def test_refusals_come_back_as_cleared_with_the_pbx_cause(number: str, cause: in
                 assert trunk.live_calls == 0
         finally:
             await trunk.stop()
+
+    run_virtual(asyncio.wait_for(main(), 60))
+
+
+def test_sip_style_parties_are_converted_or_refused_never_stuck() -> None:
+    """Found by fuzzing the gateway: a '+' in the calling number or an 81-character name made
+    the SETUP unbuildable and the call hung in 'offered'.  Now '+E.164' goes as type
+    international, the name as printable IA5 cut to 80, an unsendable calling number is
+    left out, and an unsendable called number is refused with cause 28."""
+    trace = TraceRecorder()
+    name = "José Müller 李" + "x" * 100
+
+    async def main() -> None:
+        notes: list[TrunkNote] = []
+        trunk = Q931Trunk(settings(0, mode="listen", side="network"), trace=trace,
+                          on_note=notes.append)
+        recorder = Recorder(trunk)
+        await trunk.start()
+        assert trunk.listening is not None
+        config = pbx_config(side="user", mode="connect", port=trunk.listening[1])
+        try:
+            async with PbxSimulator(config, media=False) as pbx:
+                await up(trunk, recorder)
+                trunk.send(OfferCall("pbx", "e164", "2000", calling="+15551000",
+                                     calling_name=name))
+                caller_id = await pbx.wait_phone("2000", "caller-id")
+                expected_name = ("Jose Muller ?" + "x" * 100)[:80]
+                assert caller_id.value == f"15551000 {expected_name}"
+                setup = next(e for e in trace.of("q931") if e.summary.startswith("SETUP"))
+                calling = Message.parse(setup.raw[4:]).get(CallingPartyNumber)  # TPKT off
+                assert calling is not None
+                assert (calling.digits, calling.number_type, calling.numbering_plan) == (
+                    "15551000", NumberType.INTERNATIONAL, NumberingPlan.E164)
+                trunk.send(ClearCall("pbx", "e164", 16))
+                await recorder.wait(LineReleased)
+                mark, pbx_mark = len(recorder.events), len(pbx.events)
+                trunk.send(OfferCall("pbx", "junk-cli", "2000", calling="555<1>"))
+                caller_id = await pbx.wait_phone("2000", "caller-id", since=pbx_mark)
+                assert caller_id.value == ""
+                trunk.send(ClearCall("pbx", "junk-cli", 16))
+                await recorder.wait(LineReleased, since=mark)
+                mark = len(recorder.events)
+                trunk.send(OfferCall("pbx", "junk-called", "20;00"))
+                released = await recorder.wait(LineReleased, since=mark)
+                assert released.ref == "junk-called"
+                cleared = [e for e in recorder.events[mark:] if isinstance(e, LineCleared)]
+                assert [(e.ref, e.cause) for e in cleared] == [("junk-called", 28)]
+                assert trunk.live_calls == 0
+        finally:
+            await trunk.stop()
+        assert any("calling number '555<1>' cannot be sent" in note.text for note in notes)
 
     run_virtual(asyncio.wait_for(main(), 60))
 

@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 from gateway.aio.virtual_time import run_virtual
+from gateway.errors import LocalProtocolError
 from pbx_sim.q931 import (
     CalledPartyNumber,
     CallingPartyNumber,
@@ -293,5 +294,109 @@ def test_stray_sip_gets_the_protocol_answer_and_creates_nothing(flow: Any) -> No
             await w.phone(w.pbx_a, "1000", "far-end-answered")
             w.pbx_a.hang_up("1000")
             await w.idle()
+
+    run_virtual(asyncio.wait_for(main(), 120))
+
+
+class SipPeer:
+    """A hand-written caller on a UDP socket toward GW-B (INVITE, CANCEL, ACK of the final)."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.setblocking(False)
+        self.port = self.sock.getsockname()[1]
+
+    def request(self, method: str, call_id: str, *, from_: str, body: str = "",
+                to_tag: str = "", cseq: int = 1) -> bytes:
+        host, port = self.target
+        to = f"<sip:5551234@{host}>" + (f";tag={to_tag}" if to_tag else "")
+        content = "Content-Type: application/sdp\r\n" if body else ""
+        return (f"{method} sip:5551234@{host}:{port} SIP/2.0\r\n"
+                f"Via: SIP/2.0/UDP 127.0.0.1:{self.port};branch=z9hG4bK{call_id}\r\n"
+                f"Max-Forwards: 70\r\nFrom: {from_};tag=peer\r\nTo: {to}\r\n"
+                f"Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\n"
+                f"Contact: <sip:peer@127.0.0.1:{self.port}>\r\n{content}"
+                f"Content-Length: {len(body.encode())}\r\n\r\n{body}").encode()
+
+    async def send(self, data: bytes) -> None:
+        await asyncio.get_running_loop().sock_sendto(self.sock, data, self.target)
+
+    async def until_status(self, status: int, timeout: float = 10.0) -> bytes:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            data = await asyncio.wait_for(loop.sock_recv(self.sock, 65536),
+                                          max(0.01, deadline - loop.time()))
+            if data.startswith(f"SIP/2.0 {status} ".encode()):
+                return data
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+OFFER = ("v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n"
+         "m=audio 40000 RTP/AVP 0\r\na=rtpmap:0 PCMU/8000\r\n")
+
+
+def to_tag_of(response: bytes) -> str:
+    to = next(line for line in response.split(b"\r\n") if line.lower().startswith(b"to:"))
+    return to.split(b";tag=")[1].decode()
+
+
+def test_an_e164_caller_with_a_long_foreign_name_rings_the_pbx(flow: Any) -> None:
+    """Found by fuzzing: '+' in the From user or a display name Q.931 cannot carry left the
+    call stuck in 'offered' with the caller hearing nothing after 100 Trying."""
+    name = "José Müller " + "x" * 100
+
+    async def main() -> None:
+        async with flow.world() as w:
+            peer = SipPeer(w.gw_b.sip_address("udp"))
+            try:
+                invite = peer.request("INVITE", "e164-1", body=OFFER,
+                                      from_=f'"{name}" <sip:+15551000@127.0.0.1>')
+                await peer.send(invite)
+                caller_id = await w.phone(w.pbx_b, "1234", "caller-id")
+                assert caller_id.value == "15551000 " + ("Jose Muller " + "x" * 100)[:80]
+                ringing = await peer.until_status(180)
+                await peer.send(peer.request("CANCEL", "e164-1", from_="<sip:+15551000@x>"))
+                final = await peer.until_status(487)
+                await peer.send(peer.request("ACK", "e164-1", from_="<sip:+15551000@x>",
+                                             to_tag=to_tag_of(final)))
+                assert to_tag_of(ringing) == to_tag_of(final)
+                await w.idle()
+            finally:
+                peer.close()
+
+    run_virtual(asyncio.wait_for(main(), 120))
+
+
+def test_a_line_that_refuses_the_offer_fails_the_call_with_500(flow: Any) -> None:
+    """Should any adapter refuse an OfferCall, the call is cleared (cause 111), not left."""
+
+    async def main() -> None:
+        async with flow.world() as w:
+            trunk = w.gw_b.adapters["pbx-b"]
+            send = trunk.send
+
+            def refusing(command: Any) -> None:
+                if type(command).__name__ == "OfferCall":
+                    raise LocalProtocolError("this line cannot take that call")
+                send(command)
+
+            trunk.send = refusing
+            peer = SipPeer(w.gw_b.sip_address("udp"))
+            try:
+                await peer.send(peer.request("INVITE", "refused-1", body=OFFER,
+                                             from_="<sip:5551000@127.0.0.1>"))
+                final = await peer.until_status(500)
+                await peer.send(peer.request("ACK", "refused-1", from_="<sip:5551000@x>",
+                                             to_tag=to_tag_of(final)))
+                await w.idle()
+                assert any("OfferCall refused: this line cannot take that call" in line
+                           for line in w.console)
+            finally:
+                peer.close()
 
     run_virtual(asyncio.wait_for(main(), 120))
