@@ -206,6 +206,19 @@ def run_gwemu_uac(port: int, transport: str, *extra: str) -> subprocess.Complete
     return subprocess.run(command, capture_output=True, text=True, timeout=90)
 
 
+def wait_for_sipp(
+    uas: subprocess.Popen[str], timeout: float, uac: subprocess.CompletedProcess[str]
+) -> None:
+    """SIPp's uas ends after its -m calls; if it does not, say what our uac saw."""
+    try:
+        uas.wait(timeout)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(
+            f"SIPp's uas still runs {timeout} s after gwemu's uac ended; the uac printed:\n"
+            + uac.stdout + uac.stderr
+        ) from None
+
+
 @pytest.mark.parametrize(
     ("transport", "sipp_transport"), [("udp", "u1"), ("tcp", "t1"), ("tcp", "tn")]
 )
@@ -218,7 +231,7 @@ def test_gwemu_uac_calls_sipp_uas(
     command = sipp_command(sipp, "uas", sipp_transport, stats, "-p", str(port), "-m", str(CALLS))
     with process(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as uas:
         result = run_gwemu_uac(port, transport)
-        uas.wait(30)
+        wait_for_sipp(uas, 30, result)
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == (
         f"calls: {CALLS} attempted, {CALLS} answered, {CALLS} completed, 0 failed"
@@ -246,7 +259,7 @@ def test_gwemu_uac_with_sipp_losing_10_percent_still_completes_every_call(
     command = sipp_command(sipp, "uas", "u1", stats, *options.split())
     with process(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL) as uas:
         result = run_gwemu_uac(port, "udp", "--t1", "0.1")
-        uas.wait(40)
+        wait_for_sipp(uas, 40, result)
     log = errors.read_text() if errors.exists() else ""
     aborts = log.count("Aborting call on unexpected message")
     assert aborts == len(
