@@ -16,20 +16,37 @@ from typing import Final
 from pbx_sim.q931.constants import NumberingPlan, NumberType
 from pbx_sim.q931.ie import NUMBER_CHARACTERS, PRINTABLE_IA5, Display
 
-__all__ = ["DISPLAY_LIMIT", "display_text", "party_number"]
+__all__ = [
+    "CALLED_DIGITS_MAX",
+    "CALLING_DIGITS_MAX",
+    "DISPLAY_LIMIT",
+    "display_text",
+    "party_number",
+]
 
 DISPLAY_LIMIT: Final = Display.MAX_LENGTH - 2  # 80 characters of text (s4.5.16)
 
 
-def party_number(number: str, number_type: int, plan: int) -> tuple[str, int, int] | None:
+# An IE's contents are at most 255 octets: octet 3 (type, plan), for a calling number octet 3a
+# (presentation, screening), then one octet per digit.
+CALLED_DIGITS_MAX: Final = 254
+CALLING_DIGITS_MAX: Final = 253
+
+
+def party_number(
+    number: str, number_type: int, plan: int, *, longest: int = CALLING_DIGITS_MAX
+) -> tuple[str, int, int] | None:
     """``(digits, type, plan)`` for a party number, or None when Q.931 cannot carry it.
 
     ``+E.164`` becomes its digits with type international and plan E.164 (ITU-T E.164 s12 and
-    Q.931 s4.5.8); the trunk's configured type and plan apply to everything else.
+    Q.931 s4.5.8); the trunk's configured type and plan apply to everything else.  More than
+    ``longest`` digits do not fit the information element.
     """
     if number.startswith("+"):
         number, number_type, plan = number[1:], NumberType.INTERNATIONAL, NumberingPlan.E164
-    if not number or any(char not in NUMBER_CHARACTERS for char in number):
+    if not number or len(number) > longest:
+        return None
+    if any(char not in NUMBER_CHARACTERS for char in number):
         return None
     return number, number_type, plan
 

@@ -52,7 +52,7 @@ from typing import Any, Final, Literal, cast
 
 from gateway.aio.bchannel import BChannel, BChannelPlan, TrunkCodec
 from gateway.aio.deadline import DeadlineTimer
-from gateway.aio.q931_parties import display_text, party_number
+from gateway.aio.q931_parties import CALLED_DIGITS_MAX, display_text, party_number
 from gateway.errors import LocalProtocolError
 from gateway.line import (
     AcknowledgeAnswer,
@@ -462,7 +462,8 @@ class Q931Trunk:
             return
         settings = self.settings
         exclusive = settings.preference == "exclusive"
-        called = party_number(command.called, settings.called_type, settings.called_plan)
+        called = party_number(command.called, settings.called_type, settings.called_plan,
+                              longest=CALLED_DIGITS_MAX)
         if called is None:
             self._refuse(command.ref, CauseValue.INVALID_NUMBER_FORMAT,
                          f"called number {command.called!r} cannot be sent in a SETUP")

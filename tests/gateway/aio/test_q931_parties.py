@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.aio.q931_parties import DISPLAY_LIMIT, display_text, party_number
+from gateway.aio.q931_parties import (
+    CALLED_DIGITS_MAX,
+    CALLING_DIGITS_MAX,
+    DISPLAY_LIMIT,
+    display_text,
+    party_number,
+)
+from gateway.errors import LocalProtocolError
 from pbx_sim.q931.constants import NumberingPlan, NumberType
-from pbx_sim.q931.ie import Display
+from pbx_sim.q931.ie import CalledPartyNumber, CallingPartyNumber, Display
 
 UNKNOWN, NATIONAL = NumberType.UNKNOWN, NumberType.NATIONAL
 
@@ -53,6 +60,18 @@ def test_display_texts(name: str | None, expected: str | None) -> None:
         Display(text)  # the IE accepts every result
 
 
-def test_the_limit_is_the_ies() -> None:
+def test_the_limits_are_the_ies() -> None:
     assert DISPLAY_LIMIT == 80
     Display("x" * DISPLAY_LIMIT)
+    plan = NumberingPlan.E164
+    longest_called = "5" * CALLED_DIGITS_MAX
+    assert party_number(longest_called, UNKNOWN, plan, longest=CALLED_DIGITS_MAX)
+    bytes(CalledPartyNumber(longest_called, UNKNOWN, plan))  # the IE encodes
+    assert party_number(longest_called + "5", UNKNOWN, plan, longest=CALLED_DIGITS_MAX) is None
+    longest_calling = "5" * CALLING_DIGITS_MAX
+    assert party_number(longest_calling, UNKNOWN, plan)
+    bytes(CallingPartyNumber(longest_calling, UNKNOWN, plan, presentation=0, screening=0))
+    assert party_number("+" + longest_calling, UNKNOWN, plan)
+    assert party_number(longest_calling + "5", UNKNOWN, plan) is None
+    with pytest.raises(LocalProtocolError):
+        bytes(CalledPartyNumber(longest_called + "5", UNKNOWN, plan))
