@@ -274,7 +274,13 @@ class RtpTransport:
         if rtcp_mux:
             bound = cls(loop, rtp_transport, rtp_protocol, None, None)
         else:
-            rtcp = await _bind(loop, family, host, actual + 1)
+            try:
+                rtcp = await _bind(loop, family, host, actual + 1)
+            except BaseException:
+                # Cancelled (the call ended while its port was being bound) or failed: the RTP
+                # socket must not outlive us, or its port stays taken for every later call.
+                rtp_transport.close()
+                raise
             if rtcp is None:
                 rtp_transport.close()
                 return None

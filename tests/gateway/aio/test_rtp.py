@@ -9,6 +9,7 @@ tshark must read as two clean RTP streams.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import re
 import socket
@@ -325,6 +326,45 @@ def test_a_port_range_gives_even_rtp_ports_and_skips_busy_ones() -> None:
     assert [rtp % 2 for rtp, _ in got] == [0, 0]
     assert all(rtcp == rtp + 1 for rtp, rtcp in got)
     assert len({rtp for rtp, _ in got}) == 2
+
+
+def test_cancelling_an_open_at_any_step_leaves_no_port_bound(
+    free_ports: Callable[[int], int],
+) -> None:
+    """Found by fuzzing the gateway: a call released while its B-channel port was being bound
+    cancelled the open between the RTP and the RTCP bind, and the RTP socket stayed open for
+    good -- every later call on that channel had no voice."""
+
+    def both_free(port: int) -> bool:
+        for candidate in (port, port + 1):
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+                try:
+                    probe.bind(("127.0.0.1", candidate))
+                except OSError:
+                    return False
+        return True
+
+    async def main() -> int:
+        port = free_ports(2)
+        cancelled = 0
+        for steps in range(12):
+            task = asyncio.create_task(
+                RtpTransport.open("127.0.0.1", ports=PortRange(port, port + 1))
+            )
+            for _ in range(steps):
+                await asyncio.sleep(0)
+            if task.done():
+                task.result().close()
+            else:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+                cancelled += 1
+            await asyncio.sleep(0)  # closing transports release their sockets on the next turn
+            assert both_free(port), f"port {port} still bound after cancelling at step {steps}"
+        return cancelled
+
+    assert asyncio.run(main()) >= 2  # the cancel landed inside open() more than once
 
 
 def test_a_bad_port_range_and_a_codec_mismatch_are_local_errors() -> None:
