@@ -8,9 +8,10 @@ trace: the PBX sees exactly those messages on the same connection.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any, Literal
 
 import pytest
@@ -123,6 +124,21 @@ async def up(trunk: Q931Trunk, recorder: Recorder) -> None:
     assert event.in_service and trunk.connected
 
 
+@contextlib.asynccontextmanager
+async def pbx_behind(trunk: Q931Trunk) -> AsyncIterator[tuple[Recorder, PbxSimulator]]:
+    """Start a listening trunk, connect a user-side PBX simulator to it, wait for service."""
+    recorder = Recorder(trunk)
+    await trunk.start()
+    assert trunk.listening is not None
+    config = pbx_config(side="user", mode="connect", port=trunk.listening[1])
+    try:
+        async with PbxSimulator(config, media=False) as pbx:
+            await up(trunk, recorder)
+            yield recorder, pbx
+    finally:
+        await trunk.stop()
+
+
 def test_a_call_from_the_pbx_follows_flow_1() -> None:
     """PBX-A's side of flow 1, the gateway playing the Q.931 user side."""
     trace = TraceRecorder()
@@ -174,35 +190,27 @@ def test_a_call_to_the_pbx_as_network_side_and_clearing_from_our_side() -> None:
     async def main() -> None:
         listener = Q931Trunk(settings(0, mode="listen", side="network"), node="GW-B",
                              trace=trace)
-        recorder = Recorder(listener)
-        await listener.start()
-        assert listener.listening is not None
-        config = pbx_config(side="user", mode="connect", port=listener.listening[1])
-        try:
-            async with PbxSimulator(config, media=False) as pbx:
-                await up(listener, recorder)
-                listener.send(OfferCall("pbx", "out-1", "2000", calling="5551000",
-                                        calling_name="Alice"))
-                proceeding = await recorder.wait(LineProgress)
-                assert proceeding.stage == "proceeding"
-                caller_id = await pbx.wait_phone("2000", "caller-id")
-                assert caller_id.value == "5551000 Alice"
-                await recorder.wait(LineAnswered)
-                alerting = [e for e in recorder.events if isinstance(e, LineProgress)]
-                assert [(e.stage, e.inband) for e in alerting] == \
-                    [("proceeding", False), ("alerting", False)]
-                await asyncio.sleep(0.5)
-                assert ("in", "CONNECT ACKNOWLEDGE") not in q931_sequence(trace)
-                listener.send(AcknowledgeAnswer("pbx", "out-1"))
-                await pbx.wait_for(lambda e: isinstance(e, PbxEvent) and e.kind == "connected")
-                listener.send(ClearCall("pbx", "out-1", 16))
-                await recorder.wait(LineReleased)
-                cleared = await pbx.wait_phone("2000", "cleared")
-                assert cleared.cause == 16
-                # our clearing needs no LineCleared: call control started it
-                assert not any(isinstance(e, LineCleared) for e in recorder.events)
-        finally:
-            await listener.stop()
+        async with pbx_behind(listener) as (recorder, pbx):
+            listener.send(OfferCall("pbx", "out-1", "2000", calling="5551000",
+                                    calling_name="Alice"))
+            proceeding = await recorder.wait(LineProgress)
+            assert proceeding.stage == "proceeding"
+            caller_id = await pbx.wait_phone("2000", "caller-id")
+            assert caller_id.value == "5551000 Alice"
+            await recorder.wait(LineAnswered)
+            alerting = [e for e in recorder.events if isinstance(e, LineProgress)]
+            assert [(e.stage, e.inband) for e in alerting] == \
+                [("proceeding", False), ("alerting", False)]
+            await asyncio.sleep(0.5)
+            assert ("in", "CONNECT ACKNOWLEDGE") not in q931_sequence(trace)
+            listener.send(AcknowledgeAnswer("pbx", "out-1"))
+            await pbx.wait_for(lambda e: isinstance(e, PbxEvent) and e.kind == "connected")
+            listener.send(ClearCall("pbx", "out-1", 16))
+            await recorder.wait(LineReleased)
+            cleared = await pbx.wait_phone("2000", "cleared")
+            assert cleared.cause == 16
+            # our clearing needs no LineCleared: call control started it
+            assert not any(isinstance(e, LineCleared) for e in recorder.events)
         assert q931_sequence(trace) == [
             ("out", "SETUP"), ("in", "CALL PROCEEDING"), ("in", "ALERTING"),
             ("in", "CONNECT"), ("out", "CONNECT ACKNOWLEDGE"), ("out", "DISCONNECT"),
@@ -216,21 +224,13 @@ def test_a_call_to_the_pbx_as_network_side_and_clearing_from_our_side() -> None:
 def test_refusals_come_back_as_cleared_with_the_pbx_cause(number: str, cause: int) -> None:
     async def main() -> None:
         trunk = Q931Trunk(settings(0, mode="listen", side="network"))
-        recorder = Recorder(trunk)
-        await trunk.start()
-        assert trunk.listening is not None
-        config = pbx_config(side="user", mode="connect", port=trunk.listening[1])
-        try:
-            async with PbxSimulator(config, media=False):
-                await up(trunk, recorder)
-                trunk.send(OfferCall("pbx", "x", number))
-                released = await recorder.wait(LineReleased)
-                cleared = [e for e in recorder.events if isinstance(e, LineCleared)]
-                assert [e.cause for e in cleared] == [cause]
-                assert recorder.events.index(cleared[0]) < recorder.events.index(released)
-                assert trunk.live_calls == 0
-        finally:
-            await trunk.stop()
+        async with pbx_behind(trunk) as (recorder, _pbx):
+            trunk.send(OfferCall("pbx", "x", number))
+            released = await recorder.wait(LineReleased)
+            cleared = [e for e in recorder.events if isinstance(e, LineCleared)]
+            assert [e.cause for e in cleared] == [cause]
+            assert recorder.events.index(cleared[0]) < recorder.events.index(released)
+            assert trunk.live_calls == 0
 
     run_virtual(asyncio.wait_for(main(), 60))
 
@@ -247,40 +247,32 @@ def test_sip_style_parties_are_converted_or_refused_never_stuck() -> None:
         notes: list[TrunkNote] = []
         trunk = Q931Trunk(settings(0, mode="listen", side="network"), trace=trace,
                           on_note=notes.append)
-        recorder = Recorder(trunk)
-        await trunk.start()
-        assert trunk.listening is not None
-        config = pbx_config(side="user", mode="connect", port=trunk.listening[1])
-        try:
-            async with PbxSimulator(config, media=False) as pbx:
-                await up(trunk, recorder)
-                trunk.send(OfferCall("pbx", "e164", "2000", calling="+15551000",
-                                     calling_name=name))
-                caller_id = await pbx.wait_phone("2000", "caller-id")
-                expected_name = ("Jose Muller ?" + "x" * 100)[:80]
-                assert caller_id.value == f"15551000 {expected_name}"
-                setup = next(e for e in trace.of("q931") if e.summary.startswith("SETUP"))
-                calling = Message.parse(setup.raw[4:]).get(CallingPartyNumber)  # TPKT off
-                assert calling is not None
-                assert (calling.digits, calling.number_type, calling.numbering_plan) == (
-                    "15551000", NumberType.INTERNATIONAL, NumberingPlan.E164)
-                trunk.send(ClearCall("pbx", "e164", 16))
-                await recorder.wait(LineReleased)
-                mark, pbx_mark = len(recorder.events), len(pbx.events)
-                trunk.send(OfferCall("pbx", "junk-cli", "2000", calling="555<1>"))
-                caller_id = await pbx.wait_phone("2000", "caller-id", since=pbx_mark)
-                assert caller_id.value == ""
-                trunk.send(ClearCall("pbx", "junk-cli", 16))
-                await recorder.wait(LineReleased, since=mark)
-                mark = len(recorder.events)
-                trunk.send(OfferCall("pbx", "junk-called", "20;00"))
-                released = await recorder.wait(LineReleased, since=mark)
-                assert released.ref == "junk-called"
-                cleared = [e for e in recorder.events[mark:] if isinstance(e, LineCleared)]
-                assert [(e.ref, e.cause) for e in cleared] == [("junk-called", 28)]
-                assert trunk.live_calls == 0
-        finally:
-            await trunk.stop()
+        async with pbx_behind(trunk) as (recorder, pbx):
+            trunk.send(OfferCall("pbx", "e164", "2000", calling="+15551000",
+                                 calling_name=name))
+            caller_id = await pbx.wait_phone("2000", "caller-id")
+            expected_name = ("Jose Muller ?" + "x" * 100)[:80]
+            assert caller_id.value == f"15551000 {expected_name}"
+            setup = next(e for e in trace.of("q931") if e.summary.startswith("SETUP"))
+            calling = Message.parse(setup.raw[4:]).get(CallingPartyNumber)  # TPKT off
+            assert calling is not None
+            assert (calling.digits, calling.number_type, calling.numbering_plan) == (
+                "15551000", NumberType.INTERNATIONAL, NumberingPlan.E164)
+            trunk.send(ClearCall("pbx", "e164", 16))
+            await recorder.wait(LineReleased)
+            mark, pbx_mark = len(recorder.events), len(pbx.events)
+            trunk.send(OfferCall("pbx", "junk-cli", "2000", calling="555<1>"))
+            caller_id = await pbx.wait_phone("2000", "caller-id", since=pbx_mark)
+            assert caller_id.value == ""
+            trunk.send(ClearCall("pbx", "junk-cli", 16))
+            await recorder.wait(LineReleased, since=mark)
+            mark = len(recorder.events)
+            trunk.send(OfferCall("pbx", "junk-called", "20;00"))
+            released = await recorder.wait(LineReleased, since=mark)
+            assert released.ref == "junk-called"
+            cleared = [e for e in recorder.events[mark:] if isinstance(e, LineCleared)]
+            assert [(e.ref, e.cause) for e in cleared] == [("junk-called", 28)]
+            assert trunk.live_calls == 0
         assert any("calling number '555<1>' cannot be sent" in note.text for note in notes)
 
     run_virtual(asyncio.wait_for(main(), 60))
