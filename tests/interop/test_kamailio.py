@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 
+from gateway.calls.core import GatewayCore
 from gateway.config.files import load_toml
 from gateway.config.gateway_schema import load_gateway_config, load_gateway_text
 from gateway.runtime import GatewayNode
@@ -146,6 +147,15 @@ def options(address: tuple[str, int], uri: str, timeout: float) -> int | None:
 # ----------------------------------------------------------------------------- helpers
 
 
+async def every_number(node: GatewayNode, state: str) -> GatewayCore:
+    """Wait until every number of ``node`` has registration ``state``; the node's core."""
+    core = node.core
+    assert core is not None
+    await until(lambda: all(r.state == state for r in core.registrations()),
+                what=f"every number {state}")
+    return core
+
+
 async def until(test: Callable[[], object], timeout: float = 10.0, what: str = "") -> None:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
@@ -211,10 +221,7 @@ def test_gateway_registers_its_numbers_answering_the_digest_challenge(
 
         async def main() -> None:
             async with node:
-                core = node.core
-                assert core is not None
-                await until(lambda: all(r.state == "registered" for r in core.registrations()),
-                            what="both numbers registered")
+                core = await every_number(node, "registered")
                 snapshots = {r.number: r for r in core.registrations()}
                 assert set(snapshots) == {"5551234", "5551235"}
                 for snapshot in snapshots.values():
@@ -262,10 +269,7 @@ def test_a_wrong_password_ends_rejected_with_the_401_not_a_loop(
 
         async def main() -> None:
             async with node:
-                core = node.core
-                assert core is not None
-                await until(lambda: all(r.state == "rejected" for r in core.registrations()),
-                            what="both numbers rejected")
+                core = await every_number(node, "rejected")
                 await asyncio.sleep(1.0)  # a looping client would send many more by now
                 for snapshot in core.registrations():
                     assert snapshot.state == "rejected"
@@ -293,10 +297,7 @@ def test_stopping_the_gateway_removes_its_bindings(
 
         async def main() -> None:
             async with node:
-                core = node.core
-                assert core is not None
-                await until(lambda: all(r.state == "registered" for r in core.registrations()),
-                            what="both numbers registered")
+                await every_number(node, "registered")
 
         asyncio.run(asyncio.wait_for(main(), 30))
         # RFC 3261 s10.2.2: a UA going away removes its bindings with Expires: 0 ...
