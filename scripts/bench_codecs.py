@@ -114,6 +114,10 @@ def main() -> None:
     else:
         print("(G.729 rows skipped: libbcg729 not installed)")
 
+    if g711.ACCELERATED:
+        print("G.711 through gwemu's C extension (gateway/media/_g711.c)")
+    else:
+        print("G.711 through audioop behind a Python wrapper: the C extension was not built")
     print(f"{'operation':26s} {'gwemu us':>9s} {'audioop us':>11s} {'ratio':>6s}")
     for row in rows:
         ours, baseline = math.inf, math.inf

@@ -19,7 +19,7 @@ from typing import Final, Protocol
 
 from gateway.errors import RemoteProtocolError
 from gateway.media import g711
-from gateway.media.audio import SAMPLE_RATE, SAMPLE_WIDTH, audioop
+from gateway.media.audio import SAMPLE_RATE, SAMPLE_WIDTH
 from gateway.media.g729 import (
     G729_FRAME_BYTES,
     G729_FRAME_SAMPLES,
@@ -72,13 +72,13 @@ class G711Decoder:
 
     __slots__ = ("_concealer", "_expand")
 
-    def __init__(self, expand: Callable[[bytes, int], bytes]) -> None:
-        # The raw audioop function (ulaw2lin / alaw2lin): one C call per packet, no wrapper.
+    def __init__(self, expand: Callable[[bytes], bytes]) -> None:
+        # g711.ulaw_decode / alaw_decode: one C call per packet (see gateway.media.g711).
         self._expand = expand
         self._concealer = PacketLossConcealer()
 
     def decode(self, payload: bytes) -> bytes:
-        return self._concealer.good_frame(self._expand(payload, SAMPLE_WIDTH))
+        return self._concealer.good_frame(self._expand(payload))
 
     def conceal(self, samples: int) -> bytes:
         return self._concealer.conceal(samples)
@@ -161,7 +161,7 @@ PCMU: Final = Codec(
     payload_bytes_per_frame=SAMPLE_RATE // 1000,
     fmtp=None,
     make_encoder=lambda: _ULAW_ENCODER,
-    make_decoder=lambda: G711Decoder(audioop.ulaw2lin),
+    make_decoder=lambda: G711Decoder(g711.ulaw_decode),
     is_available=_always,
 )
 PCMA: Final = Codec(
@@ -172,7 +172,7 @@ PCMA: Final = Codec(
     payload_bytes_per_frame=SAMPLE_RATE // 1000,
     fmtp=None,
     make_encoder=lambda: _ALAW_ENCODER,
-    make_decoder=lambda: G711Decoder(audioop.alaw2lin),
+    make_decoder=lambda: G711Decoder(g711.alaw_decode),
     is_available=_always,
 )
 G729: Final = Codec(

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Final
 
 from gateway.errors import ConfigError
+from gateway.media import g711
 from gateway.media.audio import (
     FRAME_BYTES,
     FRAME_MS,
@@ -157,8 +158,7 @@ def _to_linear16(samples: bytes, tag: int, bits: int, name: str) -> bytes:
     if tag in (FORMAT_ALAW, FORMAT_MULAW):
         if bits != 8:
             raise _fail(name, f"G.711 WAV with {bits} bits per sample (must be 8)")
-        decode = audioop.alaw2lin if tag == FORMAT_ALAW else audioop.ulaw2lin
-        return decode(samples, SAMPLE_WIDTH)
+        return g711.alaw_decode(samples) if tag == FORMAT_ALAW else g711.ulaw_decode(samples)
     label = _FORMAT_NAMES.get(tag, "unknown")
     raise _fail(
         name,
