@@ -13,7 +13,6 @@ Parsing is exact: a parsed packet serializes back byte for byte, padding octets 
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from gateway.errors import LocalProtocolError, RemoteProtocolError
@@ -84,7 +83,7 @@ class RtpPacket:
             raise _reject(f"RTP version {first >> 6} is not 2")
         if not first & 0x3F and cls is RtpPacket:
             # The common case: no padding, no extension, no contributing sources.
-            return _new_plain_packet(
+            return RtpPacket(
                 second & 0x7F,
                 sequence,
                 timestamp,
@@ -193,45 +192,6 @@ class RtpPacket:
             f"RTP PT={self.payload_type}, SSRC=0x{self.ssrc:08X}, Seq={self.sequence}, "
             f"Time={self.timestamp}{mark}, {len(self.payload)} octets"
         )
-
-
-def _slot_setter(name: str) -> Callable[[RtpPacket, object], None]:
-    setter: Callable[[RtpPacket, object], None] = vars(RtpPacket)[name].__set__
-    return setter
-
-
-_SET_PAYLOAD_TYPE = _slot_setter("payload_type")
-_SET_SEQUENCE = _slot_setter("sequence")
-_SET_TIMESTAMP = _slot_setter("timestamp")
-_SET_SSRC = _slot_setter("ssrc")
-_SET_PAYLOAD = _slot_setter("payload")
-_SET_MARKER = _slot_setter("marker")
-_SET_CSRCS = _slot_setter("csrcs")
-_SET_EXTENSION = _slot_setter("extension")
-_SET_PADDING = _slot_setter("padding")
-_new_object = object.__new__
-
-
-def _new_plain_packet(
-    payload_type: int, sequence: int, timestamp: int, ssrc: int, payload: bytes, marker: bool
-) -> RtpPacket:
-    """Build a packet without CSRC/extension/padding at half the cost of the frozen __init__.
-
-    The generated __init__ of a frozen dataclass stores each field through
-    ``object.__setattr__``; calling the slot descriptors directly does the same work in about
-    0.45 µs instead of 0.95 µs, which matters at tens of thousands of packets per second.
-    """
-    packet = _new_object(RtpPacket)
-    _SET_PAYLOAD_TYPE(packet, payload_type)
-    _SET_SEQUENCE(packet, sequence)
-    _SET_TIMESTAMP(packet, timestamp)
-    _SET_SSRC(packet, ssrc)
-    _SET_PAYLOAD(packet, payload)
-    _SET_MARKER(packet, marker)
-    _SET_CSRCS(packet, ())
-    _SET_EXTENSION(packet, None)
-    _SET_PADDING(packet, b"")
-    return packet
 
 
 def pack_rtp(

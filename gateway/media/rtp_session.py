@@ -140,15 +140,6 @@ class Datagram:
     channel: Channel
 
 
-# The send path builds a Datagram per packet through the slot descriptors: the frozen
-# dataclass __init__ stores each field through object.__setattr__ at twice the cost (see
-# gateway.media.rtp._new_plain_packet).
-_SET_DATA = vars(Datagram)["data"].__set__
-_SET_ADDRESS = vars(Datagram)["address"].__set__
-_SET_CHANNEL = vars(Datagram)["channel"].__set__
-_new_object = object.__new__
-
-
 @dataclass(frozen=True, slots=True)
 class RtpReceived:
     """A valid RTP packet of the current source, in arrival order."""
@@ -533,11 +524,7 @@ class RtpSession:
         count: bool = True,
     ) -> None:
         data = pack_rtp(payload_type, marker, sequence, timestamp, self._ssrc, payload)
-        datagram = _new_object(Datagram)  # Datagram(data, address, "rtp"), see _SET_DATA
-        _SET_DATA(datagram, data)
-        _SET_ADDRESS(datagram, address)
-        _SET_CHANNEL(datagram, "rtp")
-        self._out.append(datagram)
+        self._out.append(Datagram(data, address, "rtp"))
         if count:
             self._packets_sent += 1
             self._octets_sent += len(payload)
