@@ -7,7 +7,7 @@ working, slower, pure-Python gwemu):
 * the media hot path -- the sans-IO modules every RTP packet goes through, compiled from their
   own (unchanged, type-checked) Python source by mypyc, the compiler that ships with mypy.  One
   source serves both: without the compiled modules the same ``.py`` files run.  This is what
-  ``scripts/bench_media.py`` measures: about 1.7x the bridged calls per core.
+  ``scripts/bench_media.py`` measures: 1.3-1.7x the bridged calls per core.
 
 ``GWEMU_PURE_PYTHON=1`` skips mypyc (and removes modules a previous in-place build left behind,
 which would otherwise shadow the sources).  After a build, ``gateway/media/_compiled.txt`` lists
