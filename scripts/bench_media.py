@@ -80,7 +80,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gateway.aio.rtp import RtpTransport, limit_read_size
 from gateway.line import LineCodec
-from gateway.media import g711
+from gateway.media import compiled_modules, g711, stale_compiled_modules
 from gateway.media.bridge import BridgeConfig, MediaBridge
 from gateway.media.rtp_session import RtpSessionConfig
 from gateway.media.tones import ToneGenerator
@@ -521,6 +521,7 @@ def main() -> None:
         f"window {args.seconds} s after {args.warmup} s warm-up",
         flush=True,
     )
+    print(f"media hot path: {hot_path_state()}", flush=True)
     for name in args.loops.split(","):
         factory = loop_factory(name.strip())
         if factory is None:
@@ -534,6 +535,16 @@ def main() -> None:
             loop.close()
     ours.send(None)
     child.join(5)
+
+
+def hot_path_state() -> str:
+    """Whether the figures are of the mypyc-compiled media modules or of the interpreted ones."""
+    compiled = compiled_modules()
+    if not compiled:
+        return "interpreted (not compiled: installed without mypyc or a C compiler)"
+    if stale := stale_compiled_modules():
+        return f"interpreted (compiled modules stale: {', '.join(stale)} changed since the build)"
+    return f"compiled by mypyc ({len(compiled)} modules; see setup.py)"
 
 
 def loop_factory(name: str) -> Callable[[], asyncio.AbstractEventLoop] | None:

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import importlib
 import importlib.machinery
 import os
@@ -55,8 +56,6 @@ def write_package(directory: Path, sources: dict[str, bytes], manifest: str) -> 
 
 
 def test_stale_sources_are_found_by_their_hash(tmp_path: Path) -> None:
-    import hashlib
-
     sources = {"alpha": b"x = 1\n", "beta": b"y = 2\n"}
     digests = {name: hashlib.sha256(text).hexdigest() for name, text in sources.items()}
     manifest = write_package(
