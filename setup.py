@@ -4,15 +4,15 @@ Two kinds of extension module, both optional (a machine without a C compiler sti
 working, slower, pure-Python gwemu):
 
 * ``gateway.media._g711`` -- G.711 encode/decode written in C (see gateway/media/_g711.c);
-* the media hot path -- the sans-IO modules every RTP packet goes through, compiled from their
-  own (unchanged, type-checked) Python source by mypyc, the compiler that ships with mypy.  One
-  source serves both: without the compiled modules the same ``.py`` files run.  This is what
-  ``scripts/bench_media.py`` measures: 1.3-1.7x the bridged calls per core.
+* the media hot path -- the modules every RTP packet goes through (the sans-IO media core and its
+  asyncio adapter), compiled from their own (unchanged, type-checked) Python source by mypyc, the
+  compiler that ships with mypy.  One source serves both: without the compiled modules the same
+  ``.py`` files run.  ``scripts/bench_media.py`` measures what it buys in bridged calls per core.
 
 ``GWEMU_PURE_PYTHON=1`` skips mypyc (and removes modules a previous in-place build left behind,
-which would otherwise shadow the sources).  After a build, ``gateway/media/_compiled.txt`` lists
-the compiled modules with the hash of the source each was compiled from: gateway.media refuses to
-load a compiled module whose source has changed since (see gateway/media/__init__.py).
+which would otherwise shadow the sources).  After a build, ``gateway/_compiled.txt`` lists the
+compiled modules with the hash of the source each was compiled from: gwemu refuses to load a
+compiled module whose source has changed since (see gateway/_compiled.py).
 """
 
 from __future__ import annotations
@@ -27,40 +27,54 @@ from setuptools import Extension, setup
 from setuptools.command.build_ext import build_ext
 
 ROOT = Path(__file__).resolve().parent
-MEDIA = ROOT / "gateway" / "media"
-MANIFEST = MEDIA / "_compiled.txt"
-GROUP = "gateway.media._hot"  # mypyc's shared library: gateway/media/_hot__mypyc.*.so
+MANIFEST = ROOT / "gateway" / "_compiled.txt"
+GROUP = "gateway._hot"  # mypyc's shared library: gateway/_hot__mypyc.*.so
 MYPYC_EXTENSIONS: set[str] = set()  # the names of the extensions mypyc made
 
 # Every RTP packet and line frame passes through these (receive, jitter buffer, concealment,
-# transcoding, DTMF relay, send).  tones.py stays interpreted: mypyc's NaN check trips -Werror.
+# transcoding, DTMF relay, send, and the asyncio adapter that pumps them).  One build: they call
+# each other natively.  tones.py stays interpreted: mypyc's NaN check trips -Werror.
 COMPILED_MODULES = (
-    "rtp",
-    "rtp_reception",
-    "rtp_session",
-    "rtcp_interval",
-    "jitter_buffer",
-    "plc",
-    "codecs",
-    "bridge",
-    "bridge_paths",
-    "dtmf_events",
-    "dtmf_relay",
-    "dtmf_inband",
+    "gateway.media.rtp",
+    "gateway.media.rtp_reception",
+    "gateway.media.rtp_session",
+    "gateway.media.rtcp_interval",
+    "gateway.media.jitter_buffer",
+    "gateway.media.plc",
+    "gateway.media.codecs",
+    "gateway.media.bridge",
+    "gateway.media.bridge_paths",
+    "gateway.media.dtmf_events",
+    "gateway.media.dtmf_relay",
+    "gateway.media.dtmf_inband",
+    "gateway.aio.rtp",
 )
+# What builds before this layout (the shared library in gateway/media) left in a tree.
+LEGACY_BUILD_OUTPUTS = ("gateway/media/_hot__mypyc.*.so", "gateway/media/_compiled.txt")
+
+
+def source_of(module: str) -> Path:
+    return ROOT.joinpath(*module.split(".")).with_suffix(".py")
+
+
+def remove_legacy_build_outputs() -> None:
+    for pattern in LEGACY_BUILD_OUTPUTS:
+        for built in ROOT.glob(pattern):
+            built.unlink()
 
 
 def remove_compiled_modules() -> None:
-    """Delete compiled media modules an earlier in-place (editable) build left in the tree."""
-    for module in (*COMPILED_MODULES, "_hot__mypyc"):
-        for built in MEDIA.glob(f"{module}.*.so"):
+    """Delete compiled modules an earlier in-place (editable) build left in the tree."""
+    for module in (*COMPILED_MODULES, f"{GROUP}__mypyc"):
+        path = source_of(module)
+        for built in path.parent.glob(f"{path.stem}.*.so"):
             built.unlink()
     MANIFEST.unlink(missing_ok=True)
 
 
 def write_manifest(path: Path) -> None:
     lines = [
-        f"{module} {hashlib.sha256((MEDIA / f'{module}.py').read_bytes()).hexdigest()}"
+        f"{module} {hashlib.sha256(source_of(module).read_bytes()).hexdigest()}"
         for module in COMPILED_MODULES
     ]
     path.write_text("\n".join(lines) + "\n")
@@ -114,6 +128,7 @@ class BuildExt(build_ext):
 
 
 def extensions() -> list[Any]:
+    remove_legacy_build_outputs()
     modules: list[Any] = [
         Extension(
             "gateway.media._g711",
@@ -131,7 +146,8 @@ def extensions() -> list[Any]:
         print("warning: mypyc is not installed; the media hot path runs as Python")
         return modules
     compiled = mypycify(
-        [f"gateway/media/{module}.py" for module in COMPILED_MODULES], group_name=GROUP
+        [str(source_of(module).relative_to(ROOT)) for module in COMPILED_MODULES],
+        group_name=GROUP,
     )
     MYPYC_EXTENSIONS.update(ext.name for ext in compiled)
     return modules + compiled

@@ -36,7 +36,9 @@ LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ),
     ("SIM", ("pbx_sim",)),
     ("L4", ("gateway.runtime", "gateway.scenario", "gateway.cli", "gateway.config")),
-    ("PKG", ("gateway", "hardware")),  # bare package __init__ files only (exact match)
+    # Bare package __init__ files, and the check gateway's runs before anything else loads
+    # (gateway._compiled: stale compiled modules); exact matches only.
+    ("PKG", ("gateway", "gateway._compiled", "hardware")),
 ]
 EXACT_ONLY = {"PKG"}
 

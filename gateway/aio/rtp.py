@@ -30,6 +30,10 @@ millisecond grid, so it may come a fraction of a millisecond early; the calls du
 instant are the ones it serves), and arms itself again for the next.  Calls keep their own
 phases: the ticker does not round deadlines, so packets leave when they would with a timer each,
 and each bridge is still driven through ``get_timer``/``handle_timer`` alone.
+
+Compiled.  Every packet passes through this module, so it is built by mypyc with the media core
+(see ``setup.py``): a datagram goes from the loop's callback to the bridge, and a deadline from
+the ticker to the bridge and out to ``sendto``, in native calls.  Nothing here depends on it.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ import time
 import weakref
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from gateway.errors import LocalProtocolError
 from gateway.line import LineAudio, LineCodec
@@ -183,22 +187,37 @@ def _ticker_for(loop: asyncio.AbstractEventLoop) -> _Ticker:
     return ticker
 
 
-class _Socket(asyncio.DatagramProtocol):
-    """Hands the datagrams of one IPv4 socket to its transport."""
+class _Socket:
+    """The asyncio datagram protocol of one socket: hands each datagram to its transport.
 
-    def __init__(self, deliver: Callable[[bytes, Address], None]) -> None:
-        self.deliver = deliver
+    The loops take any object with the protocol's methods; not deriving from
+    ``asyncio.DatagramProtocol`` lets mypyc compile this class, so a datagram reaches the
+    transport's handler in one native call.
+    """
+
+    def __init__(self, *, rtcp: bool = False) -> None:
+        self._rtcp = rtcp
+        self._owner: RtpTransport | None = None
         self.errors = 0
 
-    def attach(self, deliver: Callable[[bytes, Address], None]) -> None:
-        """From now on every datagram goes to ``deliver``."""
-        self.deliver = deliver
-        # The loop looks datagram_received up on the protocol for every packet: pointing it
-        # straight at the transport's handler saves a Python call per packet.
-        self.datagram_received = deliver  # type: ignore[method-assign, assignment]
+    def attach(self, owner: RtpTransport) -> None:
+        """From now on every datagram goes to ``owner`` (before, there is no call to run them)."""
+        self._owner = owner
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        pass
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        pass
 
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.deliver(data, addr)
+        owner = self._owner
+        if owner is None:
+            return
+        if self._rtcp:
+            owner._rtcp_in(data, addr)
+        else:
+            owner._rtp_in(data, addr)
 
     def error_received(self, exc: Exception) -> None:
         # ICMP port unreachable for what we sent: the peer is not listening (yet); RTP goes on.
@@ -275,7 +294,7 @@ class RtpTransport:
             bound = cls(loop, rtp_transport, rtp_protocol, None, None)
         else:
             try:
-                rtcp = await _bind(loop, family, host, actual + 1)
+                rtcp = await _bind(loop, family, host, actual + 1, rtcp=True)
             except BaseException:
                 # Cancelled (the call ended while its port was being bound) or failed: the RTP
                 # socket must not outlive us, or its port stays taken for every later call.
@@ -285,9 +304,9 @@ class RtpTransport:
                 rtp_transport.close()
                 return None
             bound = cls(loop, rtp_transport, rtp_protocol, *rtcp)
-        rtp_protocol.attach(bound._rtp_in)
+        rtp_protocol.attach(bound)
         if bound._rtcp_protocol is not None:
-            bound._rtcp_protocol.attach(bound._rtcp_in)
+            bound._rtcp_protocol.attach(bound)
         return bound
 
     # ------------------------------------------------------------------ properties
@@ -455,12 +474,13 @@ class RtpTransport:
 
 
 async def _bind(
-    loop: asyncio.AbstractEventLoop, family: int, host: str, port: int
+    loop: asyncio.AbstractEventLoop, family: int, host: str, port: int, *, rtcp: bool = False
 ) -> tuple[asyncio.DatagramTransport, _Socket] | None:
+    protocol = _Socket6(rtcp=rtcp) if family == socket.AF_INET6 else _Socket(rtcp=rtcp)
     try:
-        protocol = _Socket6 if family == socket.AF_INET6 else _Socket
-        transport, bound = await loop.create_datagram_endpoint(
-            lambda: protocol(_unbound), local_addr=(host, port), family=family
+        # Typed as asyncio's protocol class, which _Socket has the methods of (see _Socket).
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: cast(asyncio.DatagramProtocol, protocol), local_addr=(host, port), family=family
         )
     except OSError as exc:
         # uvloop wraps the system error (errno in __cause__); the stdlib loop raises it as is.
@@ -469,7 +489,7 @@ async def _bind(
             return None
         raise
     limit_read_size(transport)
-    return transport, bound
+    return transport, protocol
 
 
 def limit_read_size(transport: asyncio.BaseTransport) -> None:
@@ -487,15 +507,8 @@ def limit_read_size(transport: asyncio.BaseTransport) -> None:
 class _Socket6(_Socket):
     """IPv6: the socket address loses flowinfo and scope id, to compare with SDP's."""
 
-    def attach(self, deliver: Callable[[bytes, Address], None]) -> None:
-        self.deliver = deliver  # through datagram_received below, which trims the address
-
     def datagram_received(self, data: bytes, addr: Any) -> None:
-        self.deliver(data, (addr[0], addr[1]))
-
-
-def _unbound(_data: bytes, _addr: Address) -> None:
-    """Placeholder until the transport object exists (no datagram can arrive before)."""
+        super().datagram_received(data, (addr[0], addr[1]))
 
 
 def _sockname(transport: asyncio.DatagramTransport) -> Address:

@@ -139,6 +139,12 @@ class Datagram:
     address: Address
     channel: Channel
 
+    def __init__(self, data: bytes, address: Address, channel: Channel) -> None:
+        # One per packet sent: compiled field stores (see RtpPacket.__init__ for why).
+        object.__setattr__(self, "data", data)
+        object.__setattr__(self, "address", address)
+        object.__setattr__(self, "channel", channel)
+
 
 @dataclass(frozen=True, slots=True)
 class RtpReceived:

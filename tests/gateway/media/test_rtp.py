@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from dataclasses import FrozenInstanceError, fields, replace
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,23 @@ def test_packet_with_csrc_extension_and_padding() -> None:
     assert packet.payload == b"ab"
     assert packet.padding == b"\x00\x00\x03"
     assert bytes(packet) == FULL
+
+
+def test_the_written_out_constructor_is_the_dataclass_one() -> None:
+    # RtpPacket.__init__ is written by hand (so that mypyc compiles it): it must take the
+    # dataclass's fields in their order with their defaults, and leave the value frozen.
+    names = [field.name for field in fields(RtpPacket)]
+    values = [0, 1, 2, 3, b"p", True, (4,), RtpHeaderExtension(5, b"abcd"), b"\x01"]
+    packet = RtpPacket(*values)  # type: ignore[arg-type]
+    assert [getattr(packet, name) for name in names] == values
+    assert RtpPacket(**dict(zip(names, values, strict=True))) == packet  # type: ignore[arg-type]
+    plain = RtpPacket(0, 1, 2, 3)
+    assert [getattr(plain, field.name) for field in fields(RtpPacket)[4:]] == [
+        field.default for field in fields(RtpPacket)[4:]
+    ]
+    with pytest.raises(FrozenInstanceError):
+        packet.sequence = 9  # type: ignore[misc]
+    assert replace(packet, sequence=9) == RtpPacket(*values[:1], 9, *values[2:])  # type: ignore[arg-type]
 
 
 def test_nonzero_padding_octets_survive_a_round_trip() -> None:

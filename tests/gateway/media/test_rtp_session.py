@@ -6,7 +6,7 @@ import heapq
 import itertools
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import FrozenInstanceError, dataclass, field, fields
 from typing import Any
 
 import pytest
@@ -75,6 +75,16 @@ def rtcp_out(s: RtpSession, now: float) -> list[RtcpCompound]:
 
 
 # --------------------------------------------------------------------------- sending
+
+
+def test_a_datagram_is_a_frozen_value_with_a_hand_written_constructor() -> None:
+    # Written out so that mypyc compiles it (see Datagram.__init__): the dataclass's fields,
+    # in order, and still frozen.
+    datagram = Datagram(b"x", A, "rtcp")
+    assert [getattr(datagram, f.name) for f in fields(Datagram)] == [b"x", A, "rtcp"]
+    assert Datagram(data=b"x", address=A, channel="rtcp") == datagram
+    with pytest.raises(FrozenInstanceError):
+        datagram.data = b"y"  # type: ignore[misc]
 
 
 def test_pacing_raises_frame_due_every_ptime_and_frames_carry_the_media_clock() -> None:
