@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import math
 import random
+from typing import Final
 
-RTCP_MIN_TIME = 5.0
-RTCP_BANDWIDTH_FRACTION = 0.05
-RTCP_SENDER_BW_FRACTION = 0.25
-RTCP_RCVR_BW_FRACTION = 0.75
+RTCP_MIN_TIME: Final = 5.0
+RTCP_BANDWIDTH_FRACTION: Final = 0.05
+RTCP_SENDER_BW_FRACTION: Final = 0.25
+RTCP_RCVR_BW_FRACTION: Final = 0.75
 # A.7: the randomisation makes the average interval e - 1.5 times too long without this.
-RTCP_COMPENSATION = math.e - 1.5
+RTCP_COMPENSATION: Final = math.e - 1.5
 
 
 def rtcp_interval(

@@ -14,28 +14,29 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
+from typing import Final
 
 from gateway.errors import LocalProtocolError, RemoteProtocolError
 
-RTP_VERSION = 2
-FIXED_HEADER_SIZE = 12
-SEQUENCE_MODULO = 1 << 16
-TIMESTAMP_MODULO = 1 << 32
+RTP_VERSION: Final = 2
+FIXED_HEADER_SIZE: Final = 12
+SEQUENCE_MODULO: Final = 1 << 16
+TIMESTAMP_MODULO: Final = 1 << 32
 
 # V=2 P X CC | M PT | sequence | timestamp | SSRC  (RFC 3550 §5.1)
-_FIXED = struct.Struct("!BBHII")
-_EXTENSION_HEADER = struct.Struct("!HH")
-_VERSION_BITS = RTP_VERSION << 6
-_PADDING_BIT = 0x20
-_EXTENSION_BIT = 0x10
-_MARKER_BIT = 0x80
+_FIXED: Final = struct.Struct("!BBHII")
+_EXTENSION_HEADER: Final = struct.Struct("!HH")
+_VERSION_BITS: Final = RTP_VERSION << 6
+_PADDING_BIT: Final = 0x20
+_EXTENSION_BIT: Final = 0x10
+_MARKER_BIT: Final = 0x80
 
 
 def _csrc_struct(count: int) -> struct.Struct:
     return struct.Struct(f"!{count}I")
 
 
-_CSRC_STRUCTS = tuple(_csrc_struct(n) for n in range(16))
+_CSRC_STRUCTS: Final = tuple(_csrc_struct(n) for n in range(16))
 
 
 def _reject(reason: str) -> RemoteProtocolError:

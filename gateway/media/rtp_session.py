@@ -41,7 +41,7 @@ import random
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Literal
+from typing import Final, Literal
 
 from gateway.errors import LocalProtocolError, RemoteProtocolError
 from gateway.media.rtcp import (
@@ -65,12 +65,12 @@ from gateway.trace import Address, TraceEvent, TraceSink, discard
 
 Channel = Literal["rtp", "rtcp"]
 
-_TS_MASK = 0xFFFFFFFF
-UDP_IP_OVERHEAD = 28  # §6.3.3 counts lower-layer headers in the average RTCP size
+_TS_MASK: Final = 0xFFFFFFFF
+UDP_IP_OVERHEAD: Final = 28  # §6.3.3 counts lower-layer headers in the average RTCP size
 # After set_remote, packets still in flight from the old address must not re-latch to it (the
 # source would then be refused from its new address for good); after this many in a row from
 # there, the peer evidently did not move and the old address is accepted again.
-STALE_ADDRESS_PACKETS = 10
+STALE_ADDRESS_PACKETS: Final = 10
 
 
 @dataclass(frozen=True, slots=True)

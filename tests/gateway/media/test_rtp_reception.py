@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from gateway.media.rtp import RtpPacket
@@ -42,12 +44,39 @@ def test_verdicts_for_order_wrap_duplicates_reordering_and_lateness() -> None:
     for seq in range(3, 3 + REORDER_WINDOW + 5):
         assert source.update(seq) is Verdict.IN_ORDER
     assert source.update(3) is Verdict.LATE
-    # Expected 65534..65535 then 0..71: 74 packets; received adds both duplicates and the late
-    # one (too old to tell it was a duplicate too).
-    assert source.expected() == 74
-    assert source.received == 74 + 2 + 1
+    # Expected 65534..65535 then 0..(REORDER_WINDOW + 7); received adds both duplicates and the
+    # late one (too old to tell it was a duplicate too).
+    expected = 2 + REORDER_WINDOW + 8
+    assert source.expected() == expected
+    assert source.received == expected + 2 + 1
     assert source.duplicates == 2
     assert source.true_lost() == 0
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_duplicates_are_told_apart_across_the_whole_window(seed: int) -> None:
+    # The bitmap against a plain model: a packet up to REORDER_WINDOW - 1 behind the highest is
+    # a duplicate exactly when it was seen; forward steps of every size (including ones past the
+    # window, which forget everything) keep that true.
+    rng = random.Random(seed)
+    source = valid_source(1000)
+    seen = {1000, 1001}
+    highest = 1001
+    for _ in range(3000):
+        if rng.random() < 0.5:
+            highest += rng.choice((1, 1, 2, 3, REORDER_WINDOW - 1, REORDER_WINDOW, 200))
+            assert source.update(highest & 0xFFFF) is Verdict.IN_ORDER
+            seen.add(highest)
+            continue
+        sequence = highest - rng.randrange(1, REORDER_WINDOW + 3)
+        verdict = source.update(sequence & 0xFFFF)
+        if highest - sequence >= REORDER_WINDOW:
+            assert verdict is Verdict.LATE
+        elif sequence in seen:
+            assert verdict is Verdict.DUPLICATE
+        else:
+            assert verdict is Verdict.REORDERED
+            seen.add(sequence)
 
 
 def test_a_large_jump_needs_a_second_packet_then_resynchronises() -> None:
